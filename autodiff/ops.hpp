@@ -1,0 +1,97 @@
+// The differentiable ops. Each takes its tape from its inputs and appends one node.
+//
+// Shapes: values are 2-D. Binary elementwise ops broadcast explicitly: each dimension of the two
+// operands must be equal or 1, so a row (1×D) applies to every row of an N×D operand, a column
+// (N×1) to every column, and a 1×1 scalar to everything; the gradient of a broadcast operand is
+// summed back to its shape. Anything else throws ShapeError naming the op and both shapes.
+//
+// Tangents (forward-mode, recorded on the tape; see Note [second derivatives by tangents] in
+// tape.hpp): ops marked [T] have a tangent rule. Others throw if a tangent reaches them.
+//
+// Each op's forward, backward and tangent rule sit side by side in the file named in brackets.
+#pragma once
+
+#include <vector>
+
+#include "autodiff/tape.hpp"
+
+namespace flowtape {
+
+using Mask = xt::xtensor<bool, 2>;
+
+// ---- arithmetic.cpp ----
+Var add(Var a, Var b);  // [T] a + b
+Var sub(Var a, Var b);  // [T] a − b
+Var mul(Var a, Var b);  // [T] a ⊙ b;  ∂a = g ⊙ b, ∂b = g ⊙ a
+Var div(Var a, Var b);  // [T] a / b;  ∂a = g / b, ∂b = −g ⊙ a / b²
+Var neg(Var a);         // [T] −a
+Var add_scalar(Var a, real c);  // [T] a + c
+Var mul_scalar(Var a, real c);  // [T] c · a
+
+inline Var operator+(Var a, Var b) { return add(a, b); }
+inline Var operator-(Var a, Var b) { return sub(a, b); }
+inline Var operator*(Var a, Var b) { return mul(a, b); }
+inline Var operator/(Var a, Var b) { return div(a, b); }
+inline Var operator-(Var a) { return neg(a); }
+inline Var operator+(Var a, real c) { return add_scalar(a, c); }
+inline Var operator+(real c, Var a) { return add_scalar(a, c); }
+inline Var operator-(Var a, real c) { return add_scalar(a, -c); }
+inline Var operator-(real c, Var a) { return add_scalar(neg(a), c); }
+inline Var operator*(Var a, real c) { return mul_scalar(a, c); }
+inline Var operator*(real c, Var a) { return mul_scalar(a, c); }
+inline Var operator/(Var a, real c) { return mul_scalar(a, 1.0 / c); }
+
+// ---- matmul.cpp ----
+Var matmul(Var a, Var b);          // [T] (N×K)(K×M) through BLAS gemm; ∂a = g bᵀ, ∂b = aᵀ g
+Var transpose(Var a);              // [T]
+Var linear(Var x, Var w, Var b);   // [T] x w + b with b a 1×M row, fused into one gemm
+
+// ---- elementwise.cpp ----
+Var exp(Var x);          // [T] ∂x = g ⊙ y
+Var log(Var x);          // [T] ∂x = g / x
+Var log1p(Var x);        // [T] ∂x = g / (1 + x)
+Var sqrt(Var x);         // [T] ∂x = g / (2y)
+Var square(Var x);       // [T] ∂x = 2 g ⊙ x
+Var pow(Var x, real p);  // [T] x^p; ∂x = g p x^(p−1)
+Var abs(Var x);          //     ∂x = g sign(x) (0 at 0)
+Var tanh(Var x);         // [T] ∂x = g (1 − y²)
+Var sigmoid(Var x);      // [T] ∂x = g y (1 − y)
+Var relu(Var x);         // [T] ∂x = g [x > 0]
+Var elu(Var x, real alpha = 1.0);  // [T] x if x > 0 else α(eˣ − 1); ∂x = g (x > 0 ? 1 : y + α)
+Var softplus(Var x);     // [T] log(1 + eˣ), stable; ∂x = g σ(x)
+Var log_sigmoid(Var x);  // [T] −softplus(−x); ∂x = g σ(−x)
+// Clamp to [lo, hi]. Gradient: passes where lo ≤ x ≤ hi (bounds included, as PyTorch), zero
+// outside.
+Var clamp(Var x, real lo, real hi);
+
+// ---- reduction.cpp ----
+// axis 0 reduces over rows (N×D → 1×D), axis 1 over columns (N×D → N×1).
+Var sum(Var x);            // [T] all elements → 1×1
+Var sum(Var x, int axis);  // [T]
+Var mean(Var x);           // [T] needs at least one element
+Var mean(Var x, int axis); // [T]
+// log Σ exp along an axis, shifted by the maximum so it never overflows; ∂x = g ⊙ softmax(x).
+Var logsumexp(Var x, int axis);
+// softmax(x / T) and its logarithm along an axis, T > 0 the temperature.
+Var softmax(Var x, int axis, real temperature = 1.0);
+Var log_softmax(Var x, int axis, real temperature = 1.0);
+
+// ---- indexing.cpp ----
+Var cols(Var x, std::size_t begin, std::size_t end);  // [T] columns [begin, end)
+Var rows(Var x, std::size_t begin, std::size_t end);  // [T] rows [begin, end)
+Var concat(const std::vector<Var>& parts, int axis);  // [T] axis 1 side by side, axis 0 stacked
+Var reshape(Var x, std::size_t rows, std::size_t cols);  // [T] row-major, same number of elements
+// axis 1: out(n, j) = x(n, index(n, j)); axis 0: out(i, m) = x(index(i, m), m). The gradient is
+// scattered back (added where an index repeats). Indices are checked.
+Var gather(Var x, const IndexArray& index, int axis);
+// out = mask ? a : b elementwise; a, b and mask have one shape. [T]
+Var where(const Mask& mask, Var a, Var b);
+// The value with no gradient (and no tangent) flowing back through it. [T: zero]
+Var stop_gradient(Var x);
+// Bin search, no gradient: for each row r and value v = values(r, j), the bin i with
+// edges(r, i) ≤ v < edges(r, i + 1), clamped to [0, K − 1] for K + 1 edges (values left of the first
+// edge go to bin 0, right of the last to bin K − 1). Each edges row must be ascending; a single edges
+// row is used for every values row.
+IndexArray searchsorted(const Array& edges, const Array& values);
+
+}  // namespace flowtape

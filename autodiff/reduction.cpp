@@ -1,0 +1,1 @@
+#include "autodiff/op_support.hpp"
