@@ -31,6 +31,17 @@ using detail::TangentSum;
 
 namespace {
 const Array& in_value(Tape& t, std::uint32_t self, int k) { return t.node(t.node(self).inputs[k]).value; }
+
+// The tangent of a sum is the sum of the operands' tangents, each of its operand's shape. When only
+// broadcast operands carry one (a row added to a matrix), that sum is smaller than the output:
+// broadcast it by adding a zero constant of the output's shape.
+Var broadcast_tangent(Tape& t, Var tangent, std::uint32_t self) {
+    const Shape out = shape_of(t.node(self).value);
+    if (!tangent.valid() || tangent.shape() == out) return tangent;
+    const std::uint32_t zeros = t.push("constant", nullptr, {}, out);
+    t.node(zeros).value.fill(0);
+    return add(tangent, t.finish(zeros, nullptr));
+}
 }  // namespace
 
 // ---- add: y = a + b ----
@@ -43,7 +54,7 @@ static Var add_tangent(Tape& t, std::uint32_t self) {
     TangentSum s;
     s.add(t.tangent_or_none(t.node(self).inputs[0]));
     s.add(t.tangent_or_none(t.node(self).inputs[1]));
-    return s.get();
+    return broadcast_tangent(t, s.get(), self);
 }
 Var add(Var a, Var b) {
     Tape& t = a.tape();
@@ -63,7 +74,7 @@ static Var sub_tangent(Tape& t, std::uint32_t self) {
     s.add(t.tangent_or_none(t.node(self).inputs[0]));
     const Var tb = t.tangent_or_none(t.node(self).inputs[1]);
     if (tb.valid()) s.add(neg(tb));
-    return s.get();
+    return broadcast_tangent(t, s.get(), self);
 }
 Var sub(Var a, Var b) {
     Tape& t = a.tape();

@@ -1,1 +1,333 @@
+// Elementwise functions of one Var: exp, log, powers, the activations and clamp. Each op's forward,
+// backward and (for the ops marked [T] in ops.hpp) tangent rule sit side by side.
+//
+// Forwards write into the node's value with xt::noalias, or with a plain loop over .data() where a
+// numerically careful scalar formula reads better (softplus, log_sigmoid). Backward rules add into
+// the input's gradient with Tape::accumulate and a lazy expression, so no temporary array is made.
+// Tangent rules are written in tape ops (mul, add, ...) so that they can themselves be
+// differentiated: a piecewise factor such as [x > 0] becomes a constant node, whose derivative is
+// zero away from the kink.
+//
+// Values out of a function's domain (log or sqrt of a negative number) give NaN as std does; they
+// do not throw, and anomaly mode reports them.
+#include <cmath>
+
 #include "autodiff/op_support.hpp"
+
+namespace flowtape {
+
+namespace {
+
+const Array& input_value(Tape& t, std::uint32_t self) { return t.node(t.node(self).inputs[0]).value; }
+Var input_var(Tape& t, std::uint32_t self) { return t.var(t.node(self).inputs[0]); }
+Var input_tangent(Tape& t, std::uint32_t self) { return t.tangent_or_none(t.node(self).inputs[0]); }
+
+// Pushes the node of a unary elementwise op (the output has the input's shape) and returns its index.
+std::uint32_t push_unary(const char* op, BackwardFn backward, Var x) {
+    return x.tape().push(op, backward, {x}, x.shape());
+}
+
+// y[k] = f(x[k]) over the raw buffers, for scalar formulas that do not read well as expressions.
+template <class F>
+void map_into(Array& y, const Array& x, F f) {
+    const real* in = x.data();
+    real* out = y.data();
+    const std::size_t n = x.size();
+    for (std::size_t k = 0; k < n; ++k) out[k] = f(in[k]);
+}
+
+// A constant node holding the indicator [pred(x)] (1 or 0) per element: the derivative factor of a
+// piecewise op, for its tangent rule. Written straight into the new node (no temporary array).
+template <class Pred>
+Var indicator(Tape& t, const Array& x, Pred pred) {
+    const std::uint32_t i = t.push("constant", nullptr, {}, shape_of(x));
+    map_into(t.node(i).value, x, [&](real v) { return pred(v) ? 1.0 : 0.0; });
+    return t.finish(i, nullptr);
+}
+
+// Adds f(k) into the input's gradient for every element k, straight into the buffer: for the
+// piecewise rules (relu, elu, clamp), where an xt::where expression is several times slower than
+// this loop on training-sized arrays.
+template <class F>
+void accumulate_each(Tape& t, std::uint32_t self, F f) {
+    real beta = 0;
+    Array* g = t.grad_for_write(t.node(self).inputs[0], beta);
+    if (!g) return;
+    real* out = g->data();
+    const std::size_t n = g->size();
+    if (beta == 0)
+        for (std::size_t k = 0; k < n; ++k) out[k] = f(k);
+    else
+        for (std::size_t k = 0; k < n; ++k) out[k] += f(k);
+}
+
+// tanh x = −expm1(−2|x|) / (2 + expm1(−2|x|)) with the sign of x: as accurate as std::tanh (within
+// 4e-16 relative in our tests) and about 1.8× faster with glibc, whose tanh is slow.
+real tanh_scalar(real x) {
+    const real e = std::expm1(-2.0 * std::abs(x));
+    return std::copysign(-e / (2.0 + e), x);
+}
+
+// log(1 + eˣ) without overflow: max(x, 0) + log1p(e^−|x|). Exact to rounding for all x, and
+// exactly x for x ≥ 37 and e^x for x ≤ −37 in double precision, as it should be.
+real softplus_scalar(real x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))); }
+
+}  // namespace
+
+// ---- exp: y = eˣ ----
+static void exp_backward(Tape& t, std::uint32_t self) {
+    const Node& n = t.node(self);
+    t.accumulate(n.inputs[0], n.grad * n.value);
+}
+static Var exp_tangent(Tape& t, std::uint32_t self) {
+    // ẏ = y ⊙ ẋ
+    return mul(t.var(self), input_tangent(t, self));
+}
+Var exp(Var x) {
+    Tape& t = x.tape();
+    const std::uint32_t i = push_unary("exp", exp_backward, x);
+    xt::noalias(t.node(i).value) = xt::exp(x.value());
+    return t.finish(i, exp_tangent);
+}
+
+// ---- log: y = log x ----
+static void log_backward(Tape& t, std::uint32_t self) {
+    const Node& n = t.node(self);
+    t.accumulate(n.inputs[0], n.grad / input_value(t, self));
+}
+static Var log_tangent(Tape& t, std::uint32_t self) {
+    // ẏ = ẋ / x
+    return div(input_tangent(t, self), input_var(t, self));
+}
+Var log(Var x) {
+    Tape& t = x.tape();
+    const std::uint32_t i = push_unary("log", log_backward, x);
+    xt::noalias(t.node(i).value) = xt::log(x.value());
+    return t.finish(i, log_tangent);
+}
+
+// ---- log1p: y = log(1 + x) ----
+static void log1p_backward(Tape& t, std::uint32_t self) {
+    const Node& n = t.node(self);
+    t.accumulate(n.inputs[0], n.grad / (1.0 + input_value(t, self)));
+}
+static Var log1p_tangent(Tape& t, std::uint32_t self) {
+    // ẏ = ẋ / (1 + x)
+    return div(input_tangent(t, self), add_scalar(input_var(t, self), 1.0));
+}
+Var log1p(Var x) {
+    Tape& t = x.tape();
+    const std::uint32_t i = push_unary("log1p", log1p_backward, x);
+    xt::noalias(t.node(i).value) = xt::log1p(x.value());
+    return t.finish(i, log1p_tangent);
+}
+
+// ---- sqrt: y = √x ----
+static void sqrt_backward(Tape& t, std::uint32_t self) {
+    const Node& n = t.node(self);
+    t.accumulate(n.inputs[0], n.grad / (2.0 * n.value));
+}
+static Var sqrt_tangent(Tape& t, std::uint32_t self) {
+    // ẏ = ẋ / (2y)
+    return div(input_tangent(t, self), mul_scalar(t.var(self), 2.0));
+}
+Var sqrt(Var x) {
+    Tape& t = x.tape();
+    const std::uint32_t i = push_unary("sqrt", sqrt_backward, x);
+    xt::noalias(t.node(i).value) = xt::sqrt(x.value());
+    return t.finish(i, sqrt_tangent);
+}
+
+// ---- square: y = x² ----
+static void square_backward(Tape& t, std::uint32_t self) {
+    const Node& n = t.node(self);
+    t.accumulate(n.inputs[0], 2.0 * n.grad * input_value(t, self));
+}
+static Var square_tangent(Tape& t, std::uint32_t self) {
+    // ẏ = 2x ⊙ ẋ
+    return mul(mul_scalar(input_var(t, self), 2.0), input_tangent(t, self));
+}
+Var square(Var x) {
+    Tape& t = x.tape();
+    const std::uint32_t i = push_unary("square", square_backward, x);
+    const Array& xv = x.value();
+    xt::noalias(t.node(i).value) = xv * xv;
+    return t.finish(i, square_tangent);
+}
+
+// ---- pow: y = x^p, p a constant (node.s0) ----
+static void pow_backward(Tape& t, std::uint32_t self) {
+    const Node& n = t.node(self);
+    const real p = n.s0;
+    t.accumulate(n.inputs[0], p * n.grad * xt::pow(input_value(t, self), p - 1.0));
+}
+static Var pow_tangent(Tape& t, std::uint32_t self) {
+    // ẏ = p x^(p−1) ⊙ ẋ
+    const real p = t.node(self).s0;
+    return mul(mul_scalar(pow(input_var(t, self), p - 1.0), p), input_tangent(t, self));
+}
+Var pow(Var x, real p) {
+    Tape& t = x.tape();
+    const std::uint32_t i = push_unary("pow", pow_backward, x);
+    t.node(i).s0 = p;
+    xt::noalias(t.node(i).value) = xt::pow(x.value(), p);
+    return t.finish(i, pow_tangent);
+}
+
+// ---- abs: y = |x| (no tangent rule) ----
+static void abs_backward(Tape& t, std::uint32_t self) {
+    const Node& n = t.node(self);
+    t.accumulate(n.inputs[0], n.grad * xt::sign(input_value(t, self)));  // sign(0) = 0
+}
+Var abs(Var x) {
+    Tape& t = x.tape();
+    const std::uint32_t i = push_unary("abs", abs_backward, x);
+    xt::noalias(t.node(i).value) = xt::abs(x.value());
+    return t.finish(i, nullptr);
+}
+
+// ---- tanh: y = tanh x ----
+static void tanh_backward(Tape& t, std::uint32_t self) {
+    const Node& n = t.node(self);
+    t.accumulate(n.inputs[0], n.grad * (1.0 - n.value * n.value));
+}
+static Var tanh_tangent(Tape& t, std::uint32_t self) {
+    // ẏ = (1 − y²) ⊙ ẋ
+    const Var y = t.var(self);
+    return mul(add_scalar(neg(square(y)), 1.0), input_tangent(t, self));
+}
+Var tanh(Var x) {
+    Tape& t = x.tape();
+    const std::uint32_t i = push_unary("tanh", tanh_backward, x);
+    map_into(t.node(i).value, x.value(), tanh_scalar);
+    return t.finish(i, tanh_tangent);
+}
+
+// ---- sigmoid: y = 1 / (1 + e⁻ˣ) ----
+static void sigmoid_backward(Tape& t, std::uint32_t self) {
+    const Node& n = t.node(self);
+    t.accumulate(n.inputs[0], n.grad * n.value * (1.0 - n.value));
+}
+static Var sigmoid_tangent(Tape& t, std::uint32_t self) {
+    // ẏ = y (1 − y) ⊙ ẋ
+    const Var y = t.var(self);
+    return mul(mul(y, add_scalar(neg(y), 1.0)), input_tangent(t, self));
+}
+Var sigmoid(Var x) {
+    Tape& t = x.tape();
+    const std::uint32_t i = push_unary("sigmoid", sigmoid_backward, x);
+    // 1 / (1 + e⁻ˣ) is safe for every x: e⁻ˣ overflows to +∞ only where the result is 0 anyway.
+    xt::noalias(t.node(i).value) = 1.0 / (1.0 + xt::exp(-x.value()));
+    return t.finish(i, sigmoid_tangent);
+}
+
+// ---- relu: y = max(x, 0) ----
+static void relu_backward(Tape& t, std::uint32_t self) {
+    const real* g = t.node(self).grad.data();
+    const real* x = input_value(t, self).data();
+    accumulate_each(t, self, [=](std::size_t k) {
+        const real gk = g[k];  // loaded unconditionally, so the compiler can select without branching
+        return x[k] > 0 ? gk : 0.0;
+    });
+}
+static Var relu_tangent(Tape& t, std::uint32_t self) {
+    // ẏ = [x > 0] ⊙ ẋ
+    const Var positive = indicator(t, input_value(t, self), [](real v) { return v > 0; });
+    return mul(positive, input_tangent(t, self));
+}
+Var relu(Var x) {
+    Tape& t = x.tape();
+    const std::uint32_t i = push_unary("relu", relu_backward, x);
+    // Written so that NaN passes through (NaN < 0 is false) rather than turning into 0.
+    map_into(t.node(i).value, x.value(), [](real v) { return v < 0 ? 0.0 : v; });
+    return t.finish(i, relu_tangent);
+}
+
+// ---- elu: y = x for x > 0, α(eˣ − 1) otherwise (α in node.s0) ----
+static void elu_backward(Tape& t, std::uint32_t self) {
+    const Node& n = t.node(self);
+    const real* g = n.grad.data();
+    const real* x = input_value(t, self).data();
+    const real* y = n.value.data();
+    const real alpha = n.s0;
+    // For x ≤ 0, dy/dx = α eˣ = y + α.
+    accumulate_each(t, self, [=](std::size_t k) {
+        // A two-entry table rather than ?:, which GCC compiles to a branch on the sign of x, and
+        // that branch is unpredictable on real data (6× slower here on 1024×128).
+        const real slope[2] = {y[k] + alpha, 1.0};
+        return g[k] * slope[x[k] > 0];
+    });
+}
+static Var elu_tangent(Tape& t, std::uint32_t self) {
+    // ẏ = (1 + [x ≤ 0] ⊙ (y + α − 1)) ⊙ ẋ: the factor is 1 for x > 0 and y + α = α eˣ otherwise,
+    // written through y so that its own derivative (α eˣ on the left) is recorded.
+    const real alpha = t.node(self).s0;
+    const Var left = indicator(t, input_value(t, self), [](real v) { return !(v > 0); });
+    const Var factor = add_scalar(mul(left, add_scalar(t.var(self), alpha - 1.0)), 1.0);
+    return mul(factor, input_tangent(t, self));
+}
+Var elu(Var x, real alpha) {
+    Tape& t = x.tape();
+    const std::uint32_t i = push_unary("elu", elu_backward, x);
+    t.node(i).s0 = alpha;
+    map_into(t.node(i).value, x.value(), [alpha](real v) { return v > 0 ? v : alpha * std::expm1(v); });
+    return t.finish(i, elu_tangent);
+}
+
+// ---- softplus: y = log(1 + eˣ) ----
+static void softplus_backward(Tape& t, std::uint32_t self) {
+    const Node& n = t.node(self);
+    // σ(x) = 1 / (1 + e⁻ˣ): 0 (not NaN) when e⁻ˣ overflows.
+    t.accumulate(n.inputs[0], n.grad / (1.0 + xt::exp(-input_value(t, self))));
+}
+static Var softplus_tangent(Tape& t, std::uint32_t self) {
+    // ẏ = σ(x) ⊙ ẋ
+    return mul(sigmoid(input_var(t, self)), input_tangent(t, self));
+}
+Var softplus(Var x) {
+    Tape& t = x.tape();
+    const std::uint32_t i = push_unary("softplus", softplus_backward, x);
+    map_into(t.node(i).value, x.value(), softplus_scalar);
+    return t.finish(i, softplus_tangent);
+}
+
+// ---- log_sigmoid: y = log σ(x) = −softplus(−x) ----
+static void log_sigmoid_backward(Tape& t, std::uint32_t self) {
+    const Node& n = t.node(self);
+    // σ(−x) = 1 / (1 + eˣ)
+    t.accumulate(n.inputs[0], n.grad / (1.0 + xt::exp(input_value(t, self))));
+}
+static Var log_sigmoid_tangent(Tape& t, std::uint32_t self) {
+    // ẏ = σ(−x) ⊙ ẋ
+    return mul(sigmoid(neg(input_var(t, self))), input_tangent(t, self));
+}
+Var log_sigmoid(Var x) {
+    Tape& t = x.tape();
+    const std::uint32_t i = push_unary("log_sigmoid", log_sigmoid_backward, x);
+    map_into(t.node(i).value, x.value(), [](real v) { return -softplus_scalar(-v); });
+    return t.finish(i, log_sigmoid_tangent);
+}
+
+// ---- clamp: y = min(max(x, lo), hi), bounds in node.s0, node.s1 (no tangent rule) ----
+static void clamp_backward(Tape& t, std::uint32_t self) {
+    const Node& n = t.node(self);
+    const real* g = n.grad.data();
+    const real* x = input_value(t, self).data();
+    const real lo = n.s0, hi = n.s1;
+    accumulate_each(t, self, [=](std::size_t k) {
+        const real gk = g[k], xk = x[k];
+        return xk >= lo && xk <= hi ? gk : 0.0;
+    });
+}
+Var clamp(Var x, real lo, real hi) {
+    if (!(lo <= hi))
+        throw ValueError("clamp: needs lo <= hi, got lo = " + std::to_string(lo) + " and hi = " + std::to_string(hi));
+    Tape& t = x.tape();
+    const std::uint32_t i = push_unary("clamp", clamp_backward, x);
+    t.node(i).s0 = lo;
+    t.node(i).s1 = hi;
+    map_into(t.node(i).value, x.value(), [lo, hi](real v) { return v < lo ? lo : (v > hi ? hi : v); });
+    return t.finish(i, nullptr);
+}
+
+}  // namespace flowtape

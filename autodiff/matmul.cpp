@@ -75,7 +75,17 @@ Var transpose(Var a) {
 static void linear_backward(Tape& t, std::uint32_t self) {
     const Node& n = t.node(self);
     product_backward(t, n);
-    t.accumulate(n.inputs[2], n.grad);  // summed over rows down to 1×M
+    // ∂b = Σ_rows g, summed straight into the bias gradient.
+    real beta = 0;
+    if (Array* gb = t.grad_for_write(n.inputs[2], beta)) {
+        const std::size_t rows = n.grad.shape()[0], m = n.grad.shape()[1];
+        real* out = gb->data();
+        if (beta == 0) std::fill_n(out, m, 0.0);
+        for (std::size_t r = 0; r < rows; ++r) {
+            const real* g = n.grad.data() + r * m;
+            for (std::size_t c = 0; c < m; ++c) out[c] += g[c];
+        }
+    }
 }
 static Var linear_tangent(Tape& t, std::uint32_t self) {
     // ẏ = ẋ w + x ẇ + ḃ

@@ -339,11 +339,10 @@ Array* Tape::grad_for_write(std::uint32_t i, real& beta) {
     return &n.grad;
 }
 
-void Tape::reduce_into(std::uint32_t i, const Array& g) {
+void Tape::reduce_into(std::uint32_t i, const real* g, std::size_t R, std::size_t C) {
     // sum_to: sum a broadcast gradient (R×C) down to the input's shape (r×c, each 1 or equal).
     Node& n = nodes_[i];
     const Shape target = shape_of(n.value);
-    const std::size_t R = g.shape()[0], C = g.shape()[1];
     if ((target[0] != R && target[0] != 1) || (target[1] != C && target[1] != 1))
         throw ShapeError(std::string("sum_to: gradient ") + shape_string({R, C}) + " cannot be summed to " +
                          shape_string(target) + " for op '" + n.op + "'");
@@ -353,7 +352,7 @@ void Tape::reduce_into(std::uint32_t i, const Array& g) {
         n.grad_live = true;
     }
     real* out = n.grad.data();
-    const real* in = g.data();
+    const real* in = g;
     const bool rows_kept = target[0] == R, cols_kept = target[1] == C;
     for (std::size_t r = 0; r < R; ++r) {
         real* orow = out + (rows_kept ? r * target[1] : 0);

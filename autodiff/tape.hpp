@@ -184,7 +184,7 @@ private:
     void bind_leaf(std::uint32_t i, const Array& value);
     void sweep(std::uint32_t from, std::uint32_t stop, bool into_parameters);
     void seed_output(Var output, const Array& seed, const char* who);
-    void reduce_into(std::uint32_t i, const Array& g);
+    void reduce_into(std::uint32_t i, const real* g, std::size_t rows, std::size_t cols);
     void check_finite(const Array& a, std::uint32_t node, const char* what) const;
     void unbind_parameters(std::uint32_t from);
     friend class Parameter;
@@ -200,7 +200,7 @@ private:
     bool tangents_seeded_ = false;
     bool in_tangent_rule_ = false;
     std::vector<Parameter::Slot*> bound_;  // parameters with a leaf on this tape this epoch
-    Array scratch_;                        // broadcast gradients before they are summed down
+    std::vector<real> scratch_;            // broadcast gradients before they are summed down
 };
 
 // RAII switch for no-grad mode.
@@ -225,9 +225,16 @@ void Tape::accumulate(std::uint32_t i, const E& g) {
     const auto& gs = g.shape();
     const Shape target = shape_of(n.value);
     if (gs[0] != target[0] || gs[1] != target[1]) {
-        if (ensure_shape(scratch_, {gs[0], gs[1]})) ++allocations_;
-        xt::noalias(scratch_) = g;
-        reduce_into(i, scratch_);
+        // Evaluate into scratch memory that only ever grows, then sum down.
+        const std::size_t count = gs[0] * gs[1];
+        if (scratch_.size() < count) {
+            scratch_.resize(count);
+            ++allocations_;
+        }
+        const std::array<std::size_t, 2> shape{gs[0], gs[1]};
+        auto view = xt::adapt(scratch_.data(), count, xt::no_ownership(), shape);
+        xt::noalias(view) = g;
+        reduce_into(i, scratch_.data(), gs[0], gs[1]);
         return;
     }
     if (!n.grad_live) {

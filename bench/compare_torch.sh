@@ -1,0 +1,112 @@
+#!/bin/bash
+# flowtape against PyTorch on one MADE training step, side by side in one run.
+#
+# For each thread count n, runs flowtape's bench_made_step and then bench/torch_made_step.py (with
+# Debian's /usr/bin/python3 and its python3-torch), both with OPENBLAS_NUM_THREADS=n and n threads
+# of their own, float64, same model, loss, optimizer and batches. Then prints one table: flowtape
+# ms, torch ms and torch/flowtape per batch and thread count, with the targets (>= 3x at batch 128,
+# >= 2x at 1024 and 4096) marked met or not met, plus the machine, versions, date and load.
+#
+# Usage: bench/compare_torch.sh [--build DIR] [--threads "1 2"] [--quick] [--keep DIR]
+#   --build DIR   the Meson build directory holding bench/bench_made_step (default: build)
+#   --threads     the thread counts to compare (default: "1 2")
+#   --quick       fewer repetitions (a smoke run; figures are noisier)
+#   --keep DIR    keep the raw outputs (JSON and flowtape's own table) in DIR
+set -euo pipefail
+
+invocation="$0 $*"
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+build="$root/build"
+threads="1 2"
+quick=""
+keep=""
+flowtape_status=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --build) build=$(cd "$2" && pwd); shift 2 ;;
+        --threads) threads="$2"; shift 2 ;;
+        --quick) quick="--quick"; shift ;;
+        --keep) keep="$2"; shift 2 ;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "compare_torch.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+exe="$build/bench/bench_made_step"
+python=/usr/bin/python3
+if [ ! -x "$exe" ]; then
+    echo "compare_torch.sh: $exe not found; build first (ninja -C $build)" >&2
+    exit 2
+fi
+if ! "$python" -c 'import torch' 2>/dev/null; then
+    echo "compare_torch.sh: $python cannot import torch (Debian: apt-get install python3-torch)" >&2
+    exit 2
+fi
+
+if [ -n "$keep" ]; then
+    mkdir -p "$keep"
+    out=$(cd "$keep" && pwd)
+else
+    out=$(mktemp -d)
+    trap 'rm -rf "$out"' EXIT
+fi
+
+echo "command: $invocation"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for n in $threads; do
+    echo "-- $n thread(s): flowtape" >&2
+    # bench_made_step exits 1 when a warm step allocated on the tape: note it, keep comparing.
+    OPENBLAS_NUM_THREADS=$n OMP_NUM_THREADS=$n "$exe" --threads "$n" $quick --json "$out/flowtape_$n.json" \
+        > "$out/flowtape_$n.txt" || flowtape_status=$?
+    echo "-- $n thread(s): torch" >&2
+    OPENBLAS_NUM_THREADS=$n OMP_NUM_THREADS=$n "$python" "$here/torch_made_step.py" --threads "$n" $quick \
+        > "$out/torch_$n.json"
+done
+echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+
+"$python" - "$out" $threads <<'EOF'
+import json, sys
+
+out, threads = sys.argv[1], sys.argv[2:]
+flowtape = [json.load(open(f"{out}/flowtape_{n}.json")) for n in threads]
+torch = [json.load(open(f"{out}/torch_{n}.json")) for n in threads]
+f0, t0 = flowtape[0], torch[0]
+print(f"date:     {f0['date']}")
+print(f"machine:  {f0['cpu']}, {f0['cores']} logical cores")
+print(f"flowtape: xtensor {f0['xtensor']}, xtensor-blas {f0['xtensor_blas']}, OpenBLAS {f0['openblas']}")
+print(f"torch:    {t0['torch']} (Python {t0['python']}), float64, its float64 gemm through the same OpenBLAS")
+print()
+
+def target(batch):
+    return 3.0 if batch <= 128 else 2.0
+
+header = (f"{'batch':>6} {'threads':>7} {'flowtape ms':>12} {'gemm ms':>8} {'torch ms':>10} {'torch/flowtape':>15} "
+          f"{'ceiling':>8} {'step/gemm':>10}  target")
+print(header)
+print("-" * len(header))
+for fj, tj in zip(flowtape, torch):
+    torch_by_batch = {r["batch"]: r for r in tj["results"]}
+    for r in fj["results"]:
+        t = torch_by_batch[r["batch"]]
+        speedup = t["step_ms"] / r["step_ms"]
+        goal = target(r["batch"])
+        verdict = "met" if speedup >= goal else "NOT met"
+        ceiling = t["step_ms"] / r["gemm_ms"]
+        print(f"{r['batch']:>6} {r['threads']:>7} {r['step_ms']:>12.4f} {r['gemm_ms']:>8.4f} {t['step_ms']:>10.4f} "
+              f"{speedup:>14.2f}x {ceiling:>7.2f}x {r['ratio']:>10.2f}  >= {goal:.0f}x: {verdict}")
+print()
+print("flowtape ms / torch ms: median single-step time (forward, backward, Adam, zero_grad).")
+print("gemm ms: flowtape's gemm calls alone; step/gemm: flowtape step / gemm (target <= 1.4 at batch 1024).")
+print("ceiling: torch ms / gemm ms, the speed-up flowtape would show if its step cost nothing but its gemm")
+print("calls (torch makes the same 8 gemm calls through the same OpenBLAS).")
+for fj in flowtape:
+    bad = [r for r in fj["results"] if r["warm_allocations"] != 0]
+    if bad:
+        print("WARNING: flowtape warm steps allocated on the tape:", [(r["batch"], r["threads"]) for r in bad])
+EOF
+if [ "$flowtape_status" -ne 0 ]; then
+    echo "compare_torch.sh: bench_made_step exited with status $flowtape_status (see above)" >&2
+    exit "$flowtape_status"
+fi

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# install-consumer: checks that another Meson project can use flowtape, both ways the README shows,
+# with the consumer in examples/consumer/ (f(x) = sum(tanh(x W)) and its gradient):
+#   (a) installed: `meson install` into a staging directory, then the consumer finds flowtape through
+#       pkg-config (PKG_CONFIG_PATH into the stage, PKG_CONFIG_SYSROOT_DIR = the stage);
+#   (b) as a subproject: subprojects/flowtape is a link to the source tree.
+# Each consumer's printed gradient must equal the analytic value computed here.
+#
+# Usage: consumer_test.sh SOURCE_ROOT BUILD_ROOT (the build is already made; it is not rebuilt).
+set -euo pipefail
+
+src=$(readlink -f "$1")
+build=$(readlink -f "$2")
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/flowtape-install-test.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+say() { echo "install-consumer: $*" >&2; }
+fail() { say "FAIL: $*"; exit 1; }
+
+# The analytic gradient of f(x) = Σⱼ tanh((x W)ⱼ) at the x and W of gradient.cpp:
+# ∂f/∂xₖ = Σⱼ Wₖⱼ (1 − tanh²((x W)ⱼ)).
+expected_gradient() {
+  awk 'function tanh(z) { return (exp(2 * z) - 1) / (exp(2 * z) + 1) }
+    BEGIN {
+      x1 = 0.5; x2 = -1.0
+      w11 = 1; w12 = 2; w21 = 3; w22 = -1
+      d1 = 1 - tanh(x1 * w11 + x2 * w21) ^ 2
+      d2 = 1 - tanh(x1 * w12 + x2 * w22) ^ 2
+      printf "%.17g %.17g\n", w11 * d1 + w12 * d2, w21 * d1 + w22 * d2
+    }'
+}
+
+# check_gradient OUTPUT: the "df/dx = a b" line must match the analytic gradient to 1e-12.
+check_gradient() {
+  local got
+  got=$(sed -n 's/^df\/dx = //p' <<<"$1")
+  [[ -n "$got" ]] || fail "no 'df/dx = ...' line in the consumer's output: $1"
+  awk -v got="$got" -v want="$(expected_gradient)" 'BEGIN {
+      n = split(got, g, " "); split(want, w, " ")
+      if (n != 2) exit 1
+      for (i = 1; i <= 2; i++) { d = g[i] - w[i]; if (d < 0) d = -d; if (d > 1e-12) exit 1 }
+    }' || fail "gradient '$got' differs from the analytic '$(expected_gradient)'"
+  say "gradient $got matches the analytic value"
+}
+
+# quietly CMD...: runs CMD with its output in a log, shown only if it fails.
+quietly() {
+  local log=$tmp/log
+  "$@" >"$log" 2>&1 || { cat "$log" >&2; fail "command failed: $*"; }
+}
+
+# ---- (a) installed, found by pkg-config ----
+stage=$tmp/stage
+say "meson install --destdir $stage"
+quietly meson install -C "$build" --destdir "$stage" --no-rebuild --quiet
+pc=$(find "$stage" -name flowtape.pc -print -quit)
+[[ -n "$pc" ]] || fail "meson install put no flowtape.pc under $stage"
+lib=$(find "$stage" -name 'libflowtape.so*' -print -quit)
+[[ -n "$lib" ]] || fail "meson install put no libflowtape.so under $stage"
+
+say "consumer against the installed copy"
+export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$stage
+quietly meson setup "$tmp/installed" "$src/examples/consumer" --wrap-mode=nofallback
+quietly ninja -C "$tmp/installed"
+unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
+check_gradient "$(LD_LIBRARY_PATH=$(dirname "$lib") "$tmp/installed/gradient")"
+
+# ---- (b) as a subproject ----
+# This compiles the whole library again, the costly part of the test. To keep it cheap: no
+# optimisation and no debug information (buildtype plain), and a unity build of the subproject
+# (a few .cpp files per compiler run, so the xtensor headers are parsed a few times instead of once
+# per file: about half the time). A unity build fails when two .cpp files of one batch define the
+# same internal name; the test then says so and builds file by file, since that is not what it checks.
+say "consumer with flowtape as a subproject"
+cp -r "$src/examples/consumer" "$tmp/sub"
+mkdir -p "$tmp/sub/subprojects"
+ln -s "$src" "$tmp/sub/subprojects/flowtape"
+sub_options=(--force-fallback-for=flowtape -Dflowtape:tests=false -Dflowtape:benches=false -Dbuildtype=plain)
+quietly meson setup "$tmp/sub-build" "$tmp/sub" "${sub_options[@]}" -Dunity=subprojects
+if ! ninja -C "$tmp/sub-build" >"$tmp/unity.log" 2>&1; then
+  say "note: the unity build of the subproject failed, building file by file; first error:"
+  grep -m1 'error' "$tmp/unity.log" >&2 || true
+  rm -rf "$tmp/sub-build"
+  quietly meson setup "$tmp/sub-build" "$tmp/sub" "${sub_options[@]}"
+  quietly ninja -C "$tmp/sub-build"
+fi
+check_gradient "$("$tmp/sub-build/gradient")"
