@@ -1,8 +1,9 @@
 // The flowtape command: `flowtape <subcommand> [options]`. This file parses the command line, runs
-// the chosen subcommand and turns every failure into one line "flowtape: <message>" on stderr with
-// exit status 2 for bad input or usage, 1 for anything else.
+// the chosen subcommand and turns every failure into one line "flowtape: <message>" on stderr, with
+// exit status 2 for bad input or usage and 1 for anything else.
 #include <exception>
 #include <iostream>
+#include <string>
 #include <vector>
 
 #include "app/commands.hpp"
@@ -17,9 +18,25 @@ namespace {
 constexpr int kBadInput = 2;
 constexpr int kFailure = 1;
 
-int report(const char* message, int status) {
+int report(const std::string& message, int status) {
     std::cerr << "flowtape: " << message << '\n';
     return status;
+}
+
+// A clearer message than CLI11's "A subcommand is required" when the first argument is missing or
+// names no subcommand; empty when it is an option (--help, --version) or a known subcommand.
+std::string subcommand_problem(const CLI::App& cli, int argc, char** argv) {
+    std::string names;
+    bool known = false;
+    const std::string first = argc > 1 ? argv[1] : "";
+    for (const CLI::App* sub : cli.get_subcommands({})) {
+        names += (names.empty() ? "" : ", ") + sub->get_name();
+        known = known || sub->get_name() == first;
+    }
+    const std::string choices = " (one of: " + names + "; see flowtape --help)";
+    if (argc < 2) return "no subcommand given" + choices;
+    if (known || first.starts_with("-")) return "";
+    return "unknown subcommand '" + first + "'" + choices;
 }
 
 }  // namespace
@@ -30,8 +47,11 @@ int main(int argc, char** argv) {
     cli.require_subcommand(1);
 
     std::vector<flowtape::app::Command> commands;
+    commands.push_back(flowtape::app::add_demo(cli));
+
+    if (const std::string problem = subcommand_problem(cli, argc, argv); !problem.empty())
+        return report(problem, kBadInput);
     try {
-        commands.push_back(flowtape::app::add_demo(cli));
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         // --help and --version arrive here too, as "errors" with exit code 0: CLI11 prints them.

@@ -2,8 +2,10 @@
 // backward and (for the ops marked [T] in ops.hpp) tangent rule sit side by side.
 //
 // Forwards write into the node's value with xt::noalias, or with a plain loop over .data() where a
-// numerically careful scalar formula reads better (softplus, log_sigmoid). Backward rules add into
-// the input's gradient with Tape::accumulate and a lazy expression, so no temporary array is made.
+// numerically careful or faster scalar formula is used (tanh, softplus, log_sigmoid, the piecewise
+// ops). Backward rules add into the input's gradient with Tape::accumulate and a lazy expression,
+// so no temporary array is made; the piecewise ones (relu, elu, clamp) use a branch-free loop
+// instead, see accumulate_each.
 // Tangent rules are written in tape ops (mul, add, ...) so that they can themselves be
 // differentiated: a piecewise factor such as [x > 0] becomes a constant node, whose derivative is
 // zero away from the kink.
@@ -45,9 +47,10 @@ Var indicator(Tape& t, const Array& x, Pred pred) {
     return t.finish(i, nullptr);
 }
 
-// Adds f(k) into the input's gradient for every element k, straight into the buffer: for the
-// piecewise rules (relu, elu, clamp), where an xt::where expression is several times slower than
-// this loop on training-sized arrays.
+// Adds f(k) into the input's gradient for every element k, straight into the buffer. For the
+// piecewise rules (relu, elu, clamp): their f is written so that the compiler selects rather than
+// branches on the sign of x, which is unpredictable on real data; a branching loop or an xt::where
+// expression measured over 10× slower on 1024×128 (0.6 ms against 0.05 ms).
 template <class F>
 void accumulate_each(Tape& t, std::uint32_t self, F f) {
     real beta = 0;
@@ -62,14 +65,14 @@ void accumulate_each(Tape& t, std::uint32_t self, F f) {
 }
 
 // tanh x = −expm1(−2|x|) / (2 + expm1(−2|x|)) with the sign of x: as accurate as std::tanh (within
-// 4e-16 relative in our tests) and about 1.8× faster with glibc, whose tanh is slow.
+// 5e-16 relative of it over [−40, 40]) and about 1.7× faster than glibc's tanh.
 real tanh_scalar(real x) {
     const real e = std::expm1(-2.0 * std::abs(x));
     return std::copysign(-e / (2.0 + e), x);
 }
 
-// log(1 + eˣ) without overflow: max(x, 0) + log1p(e^−|x|). Exact to rounding for all x, and
-// exactly x for x ≥ 37 and e^x for x ≤ −37 in double precision, as it should be.
+// log(1 + eˣ) without overflow: max(x, 0) + log1p(e^−|x|), accurate to rounding for every x; it
+// gives x itself for x ≥ 37 and eˣ for very negative x, 0 at −1000 (never NaN or ∞ for finite x).
 real softplus_scalar(real x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))); }
 
 }  // namespace

@@ -244,8 +244,8 @@ Var gather(Var x, const IndexArray& index, int axis) {
 }
 
 // ---- where: y = mask ? a : b, the mask kept in node.saved as 1/0 ----
-static Var select(const Array& mask01, Var a, Var b);
-static void where_backward(Tape& t, std::uint32_t self) {
+static Var select_by_reals(const Array& mask01, Var a, Var b);
+static void select_backward(Tape& t, std::uint32_t self) {
     // ∂a = g where the mask holds, ∂b = g elsewhere. Plain loops: an xt::where expression is several
     // times slower on training-sized arrays.
     const Node& n = t.node(self);
@@ -264,19 +264,19 @@ static void where_backward(Tape& t, std::uint32_t self) {
         }
     }
 }
-static Var where_tangent(Tape& t, std::uint32_t self) {
+static Var select_tangent(Tape& t, std::uint32_t self) {
     // ẏ = mask ? ȧ : ḃ
     const Node& n = t.node(self);
-    return select(n.saved, tangent_or_zeros(t, n.inputs[0]), tangent_or_zeros(t, n.inputs[1]));
+    return select_by_reals(n.saved, tangent_or_zeros(t, n.inputs[0]), tangent_or_zeros(t, n.inputs[1]));
 }
-// Pushes the node of where(mask, a, b) after checking the shapes; the caller fills node.saved.
-static std::uint32_t push_where(Shape mask, Var a, Var b) {
+// Pushes the node of select(mask, a, b) after checking the shapes; the caller fills node.saved.
+static std::uint32_t push_select(Shape mask, Var a, Var b) {
     if (a.shape() != mask || b.shape() != mask)
-        throw ShapeError("where: mask " + shape_string(mask) + ", a " + shape_string(a.shape()) + " and b " +
+        throw ShapeError("select: mask " + shape_string(mask) + ", a " + shape_string(a.shape()) + " and b " +
                          shape_string(b.shape()) + " must have one shape");
-    return a.tape().push("where", where_backward, {a, b}, mask);
+    return a.tape().push("select", select_backward, {a, b}, mask);
 }
-static Var finish_where(Tape& t, std::uint32_t i, Var a, Var b) {
+static Var finish_select(Tape& t, std::uint32_t i, Var a, Var b) {
     Node& n = t.node(i);
     const real* mask = n.saved.data();
     const real* av = a.value().data();
@@ -285,29 +285,27 @@ static Var finish_where(Tape& t, std::uint32_t i, Var a, Var b) {
         const real ak = av[k], bk = bv[k];
         n.value.data()[k] = mask[k] > 0 ? ak : bk;
     }
-    return t.finish(i, where_tangent);
+    return t.finish(i, select_tangent);
 }
-// where() with the mask given as 1/0 reals (for the tangent rule, which reads node.saved).
-static Var select(const Array& mask01, Var a, Var b) {
+// select() with the mask given as 1/0 reals (for the tangent rule, which reads node.saved).
+static Var select_by_reals(const Array& mask01, Var a, Var b) {
     Tape& t = a.tape();
-    const std::uint32_t i = push_where(shape_of(mask01), a, b);
+    const std::uint32_t i = push_select(shape_of(mask01), a, b);
     xt::noalias(t.saved(i, shape_of(mask01))) = mask01;
-    return finish_where(t, i, a, b);
+    return finish_select(t, i, a, b);
 }
-Var where(const Mask& mask, Var a, Var b) {
+Var select(const Mask& mask, Var a, Var b) {
     Tape& t = a.tape();
     const Shape s{mask.shape()[0], mask.shape()[1]};
-    const std::uint32_t i = push_where(s, a, b);
+    const std::uint32_t i = push_select(s, a, b);
     Array& m = t.saved(i, s);
     for (std::size_t k = 0; k < mask.size(); ++k) m.data()[k] = mask.data()[k] ? 1.0 : 0.0;
-    return finish_where(t, i, a, b);
+    return finish_select(t, i, a, b);
 }
 
 // ---- stop_gradient: y = x, with no gradient and a zero tangent ----
-static Var stop_gradient_tangent(Tape& t, std::uint32_t self) {
-    // A zero constant rather than an invalid Var: Tape::finish stores the returned Var's index as
-    // the tangent without checking it is valid.
-    return zeros(t, shape_of(t.node(self).value));
+static Var stop_gradient_tangent(Tape&, std::uint32_t) {
+    return Var();  // no tangent: nothing flows through, forward or backward
 }
 Var stop_gradient(Var x) {
     Tape& t = x.tape();

@@ -84,8 +84,9 @@ Var reshape(Var x, std::size_t rows, std::size_t cols);  // [T] row-major, same 
 // axis 1: out(n, j) = x(n, index(n, j)); axis 0: out(i, m) = x(index(i, m), m). The gradient is
 // scattered back (added where an index repeats). Indices are checked.
 Var gather(Var x, const IndexArray& index, int axis);
-// out = mask ? a : b elementwise; a, b and mask have one shape. [T]
-Var where(const Mask& mask, Var a, Var b);
+// out = mask ? a : b elementwise; a, b and mask have one shape. [T] (Not named `where`: with an
+// xtensor Mask argument, an unqualified call would find xt::where by argument-dependent lookup.)
+Var select(const Mask& mask, Var a, Var b);
 // The value with no gradient (and no tangent) flowing back through it. [T: zero]
 Var stop_gradient(Var x);
 // Bin search, no gradient: for each row r and value v = values(r, j), the bin i with

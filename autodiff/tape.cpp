@@ -241,7 +241,7 @@ Var Tape::finish(std::uint32_t i, TangentFn tangent_rule) {
         throw;
     }
     in_tangent_rule_ = false;
-    nodes_[i].tangent = t.index_;
+    nodes_[i].tangent = t.valid() ? t.index_ : kNoNode;  // an invalid Var: the tangent is zero
     return var(i);
 }
 

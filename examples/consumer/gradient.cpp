@@ -7,9 +7,9 @@
 int main() {
     using namespace flowtape;
     Tape tape;
-    Var x = tape.variable(Array{{0.5, -1.0}});                // 1×2, we want df/dx
-    Var w = tape.constant(Array{{1.0, 2.0}, {3.0, -1.0}});    // 2×2, fixed
-    Var f = sum(tanh(matmul(x, w)));                          // 1×1
+    Var x = tape.variable(Array{{0.5, -1.0}});              // 1×2, we want df/dx
+    Var w = tape.constant(Array{{1.0, 2.0}, {3.0, -1.0}});  // 2×2, fixed
+    Var f = sum(tanh(matmul(x, w)));                        // 1×1
     tape.backward(f);
     const Array& g = tape.grad(x);
     std::printf("f = %.17g\ndf/dx = %.17g %.17g\n", f.item(), g(0, 0), g(0, 1));

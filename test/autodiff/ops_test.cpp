@@ -267,7 +267,7 @@ BOOST_AUTO_TEST_CASE(where_gradcheck) {
         const Shape s = random_shape(rng);
         Mask mask = Mask::from_shape(s);
         for (auto& m : mask) m = rng.uniform() < 0.5;
-        expect_gradient("where", [&](Tape&, const std::vector<Var>& v) { return flowtape::where(mask, v[0], v[1]); },
+        expect_gradient("select", [&](Tape&, const std::vector<Var>& v) { return select(mask, v[0], v[1]); },
                         {rng.normal_array(s[0], s[1]), rng.normal_array(s[0], s[1])});
     }
 }
@@ -458,7 +458,7 @@ BOOST_AUTO_TEST_CASE(concat_cols_rows_reshape_values) {
     BOOST_TEST(same(reshape(a, 1, 4).value(), Array{{1, 2, 3, 4}}));
     BOOST_TEST(same(reshape(a, 4, 1).value(), Array{{1}, {2}, {3}, {4}}));
     Mask m = {{true, false}, {false, true}};
-    BOOST_TEST(same(flowtape::where(m, a, neg(a)).value(), Array{{1, -2}, {-3, 4}}));
+    BOOST_TEST(same(select(m, a, neg(a)).value(), Array{{1, -2}, {-3, 4}}));
 }
 
 BOOST_AUTO_TEST_CASE(stop_gradient_blocks_the_gradient) {
@@ -499,7 +499,7 @@ BOOST_AUTO_TEST_CASE(shape_mismatch_names_op_and_shapes) {
     for (const auto& [name, op] : binary)
         BOOST_CHECK_EXCEPTION(op(a, b), ShapeError, message_has({name, "3\u00d74", "2\u00d74"}));
     BOOST_CHECK_EXCEPTION(matmul(a, b), ShapeError, message_has({"matmul", "3\u00d74", "2\u00d74"}));
-    BOOST_CHECK_EXCEPTION(flowtape::where(Mask::from_shape({3, 4}), a, b), ShapeError, message_has({"where", "3\u00d74", "2\u00d74"}));
+    BOOST_CHECK_EXCEPTION(select(Mask::from_shape({3, 4}), a, b), ShapeError, message_has({"select", "3\u00d74", "2\u00d74"}));
     BOOST_CHECK_EXCEPTION(concat({a, b}, 1), ShapeError, message_has({"concat", "3\u00d74", "2\u00d74"}));
     BOOST_CHECK_EXCEPTION(linear(a, t.variable(xt::zeros<real>({4, 2})), b), ShapeError,
                           message_has({"linear", "2\u00d74"}));

@@ -4,7 +4,8 @@
 #   (a) installed: `meson install` into a staging directory, then the consumer finds flowtape through
 #       pkg-config (PKG_CONFIG_PATH into the stage, PKG_CONFIG_SYSROOT_DIR = the stage);
 #   (b) as a subproject: subprojects/flowtape is a link to the source tree.
-# Each consumer's printed gradient must equal the analytic value computed here.
+# Each consumer's printed gradient must equal the analytic value computed here, and README.md must show
+# the consumer's two files exactly as they are.
 #
 # Usage: consumer_test.sh SOURCE_ROOT BUILD_ROOT (the build is already made; it is not rebuilt).
 set -euo pipefail
@@ -48,6 +49,19 @@ quietly() {
   local log=$tmp/log
   "$@" >"$log" 2>&1 || { cat "$log" >&2; fail "command failed: $*"; }
 }
+
+# ---- the README shows exactly the consumer's files ----
+# Each file of examples/consumer/ must equal one fenced code block of README.md.
+awk -v dir="$tmp" '/^```/ { if (inside) { inside = 0; close(out) } else { inside = 1; out = dir "/readme-block-" ++n }; next }
+  inside { print > out }' "$src/README.md"
+for file in gradient.cpp meson.build; do
+  found=0
+  for block in "$tmp"/readme-block-*; do
+    if cmp -s "$block" "$src/examples/consumer/$file"; then found=1; fi
+  done
+  ((found)) || fail "README.md has no code block equal to examples/consumer/$file"
+done
+say "README.md shows examples/consumer/gradient.cpp and meson.build as they are"
 
 # ---- (a) installed, found by pkg-config ----
 stage=$tmp/stage
