@@ -19,3 +19,8 @@
 #include "nn/mlp.hpp"
 #include "nn/module.hpp"
 #include "nn/schedule.hpp"
+#include "flows/distribution.hpp"
+#include "flows/flow.hpp"
+#include "flows/gaussian.hpp"
+#include "flows/registry.hpp"
+#include "flows/transform.hpp"

@@ -1,0 +1,42 @@
+// Distribution: something with a log-density and a sampler. A flow is one (a base distribution and
+// a chain of transforms), so a flow can be the base of another flow, and mixtures are made of them.
+//
+// `log_prob(x, context)` records log p(x) per row (N×1) on x's tape. `sample(tape, n, rng, context)`
+// records n samples on `tape` (use NoGrad for plain sampling; with gradients on, samples are
+// reparameterised where the distribution allows). With a context, n must equal its number of rows.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/random.hpp"
+#include "nn/module.hpp"
+
+namespace flowtape {
+
+struct SampleResult {
+    Var x;         // N×D samples
+    Var log_prob;  // N×1, log p(x) at the samples
+};
+
+class Distribution : public Module {
+public:
+    virtual Var log_prob(Var x, Var context = Var()) = 0;
+    virtual Var sample(Tape& tape, std::size_t n, Rng& rng, Var context = Var()) = 0;
+    // Samples with their log-density. The default evaluates log_prob at the samples; flows override
+    // it with the log-determinant of the inverse pass, which is cheaper for MAF.
+    virtual SampleResult sample_with_log_prob(Tape& tape, std::size_t n, Rng& rng, Var context = Var());
+
+    virtual std::size_t dim() const = 0;
+    virtual std::size_t context_dim() const { return 0; }
+    virtual std::string kind() const = 0;
+    virtual nlohmann::json config() const = 0;
+    virtual void set_training(bool /*on*/) {}
+    virtual void collect_buffers(ParameterList& /*out*/, const std::string& /*prefix*/) {}
+};
+
+using DistributionPtr = std::unique_ptr<Distribution>;
+
+}  // namespace flowtape

@@ -1,0 +1,75 @@
+#include "flows/registry.hpp"
+
+#include <functional>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "flows/flow.hpp"
+#include "flows/gaussian.hpp"
+
+namespace flowtape {
+namespace {
+
+using TransformFactory = std::function<TransformPtr(const nlohmann::json&, Rng&)>;
+using DistributionFactory = std::function<DistributionPtr(const nlohmann::json&, Rng&)>;
+
+std::string kind_of(const nlohmann::json& config, const char* who) {
+    if (!config.is_object() || !config.contains("kind") || !config["kind"].is_string())
+        throw IoError(std::string(who) + ": the config has no \"kind\" string: " + config.dump().substr(0, 120));
+    return config["kind"].get<std::string>();
+}
+
+const std::map<std::string, TransformFactory>& transform_table() {
+    static const std::map<std::string, TransformFactory> table = {
+        // One line per transform kind.
+    };
+    return table;
+}
+
+DistributionPtr make_flow(const nlohmann::json& c, Rng& rng) {
+    DistributionPtr base = make_distribution(c.at("base"), rng);
+    std::vector<TransformPtr> transforms;
+    for (const auto& t : c.at("transforms")) transforms.push_back(make_transform(t, rng));
+    return std::make_unique<Flow>(std::move(base), std::move(transforms));
+}
+
+const std::map<std::string, DistributionFactory>& distribution_table() {
+    static const std::map<std::string, DistributionFactory> table = {
+        {"flow", make_flow},
+        {"standard_normal",
+         [](const nlohmann::json& c, Rng&) { return std::make_unique<StandardNormal>(c.at("dim").get<std::size_t>()); }},
+        {"diagonal_gaussian",
+         [](const nlohmann::json& c, Rng&) {
+             const std::size_t d = c.at("dim").get<std::size_t>();
+             return std::make_unique<DiagonalGaussian>(xt::zeros<real>({std::size_t(1), d}),
+                                                       xt::zeros<real>({std::size_t(1), d}), c.at("learnable").get<bool>());
+         }},
+    };
+    return table;
+}
+
+template <class Table>
+auto build(const Table& table, const nlohmann::json& config, Rng& rng, const char* who) {
+    const std::string kind = kind_of(config, who);
+    const auto it = table.find(kind);
+    if (it == table.end()) throw IoError(std::string(who) + ": unknown kind \"" + kind + "\"");
+    try {
+        return it->second(config, rng);
+    } catch (const nlohmann::json::exception& e) {
+        throw IoError(std::string(who) + ": bad config for \"" + kind + "\": " + e.what());
+    }
+}
+
+}  // namespace
+
+TransformPtr make_transform(const nlohmann::json& config, Rng& rng) {
+    return build(transform_table(), config, rng, "make_transform");
+}
+
+DistributionPtr make_distribution(const nlohmann::json& config, Rng& rng) {
+    return build(distribution_table(), config, rng, "make_distribution");
+}
+
+}  // namespace flowtape
