@@ -20,7 +20,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
-#include <numbers>
 #include <string>
 #include <vector>
 

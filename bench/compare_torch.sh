@@ -53,6 +53,10 @@ else
 fi
 
 echo "command: $invocation"
+if commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null); then
+    [ -n "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit + uncommitted changes"
+    echo "source:  flowtape $commit"
+fi
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for n in $threads; do
     echo "-- $n thread(s): flowtape" >&2

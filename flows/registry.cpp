@@ -6,8 +6,15 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "flows/actnorm.hpp"
+#include "flows/batchnorm.hpp"
 #include "flows/flow.hpp"
 #include "flows/gaussian.hpp"
+#include "flows/gmm.hpp"
+#include "flows/maf.hpp"
+#include "flows/nsf.hpp"
+#include "flows/permutation.hpp"
+#include "flows/realnvp.hpp"
 
 namespace flowtape {
 namespace {
@@ -24,6 +31,13 @@ std::string kind_of(const nlohmann::json& config, const char* who) {
 const std::map<std::string, TransformFactory>& transform_table() {
     static const std::map<std::string, TransformFactory> table = {
         // One line per transform kind.
+        {"maf", MafTransform::from_config},
+        {"realnvp_coupling", AffineCoupling::from_config},
+        {"permutation", Permutation::from_config},
+        {"actnorm", ActNorm::from_config},
+        {"batchnorm", BatchNorm::from_config},
+        {"nsf", SplineAutoregressive::from_config},
+        {"nsf_coupling", SplineCoupling::from_config},
     };
     return table;
 }
@@ -40,6 +54,7 @@ const std::map<std::string, DistributionFactory>& distribution_table() {
         {"flow", make_flow},
         {"standard_normal",
          [](const nlohmann::json& c, Rng&) { return std::make_unique<StandardNormal>(c.at("dim").get<std::size_t>()); }},
+        {"gmm", make_gaussian_mixture},
         {"diagonal_gaussian",
          [](const nlohmann::json& c, Rng&) {
              const std::size_t d = c.at("dim").get<std::size_t>();

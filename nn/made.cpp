@@ -132,4 +132,20 @@ void Made::collect_parameters(ParameterList& out, const std::string& prefix) {
         context_layers_[k].collect_parameters(out, qualified_name(prefix, "context." + std::to_string(k)));
 }
 
+std::string ordering_name(Ordering o) {
+    switch (o) {
+        case Ordering::natural: return "natural";
+        case Ordering::reversed: return "reversed";
+        case Ordering::random: return "random";
+    }
+    throw ValueError("ordering_name: unknown ordering " + std::to_string(static_cast<int>(o)));
+}
+
+Ordering ordering_from_name(const std::string& name) {
+    if (name == "natural") return Ordering::natural;
+    if (name == "reversed") return Ordering::reversed;
+    if (name == "random") return Ordering::random;
+    throw ValueError("ordering_from_name: unknown ordering '" + name + "' (expected natural, reversed or random)");
+}
+
 }  // namespace flowtape

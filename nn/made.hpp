@@ -24,6 +24,9 @@
 namespace flowtape {
 
 enum class Ordering { natural, reversed, random };
+// "natural", "reversed", "random" both ways; ValueError for any other name.
+std::string ordering_name(Ordering o);
+Ordering ordering_from_name(const std::string& name);
 
 struct MadeConfig {
     std::size_t inputs = 2;

@@ -30,6 +30,52 @@ struct TransformCase {
 std::vector<TransformCase> all_transforms() {
     return {
         // {"name", [](std::size_t d, std::size_t c, Rng& rng) -> TransformPtr { ... }},
+        {"maf natural", [](std::size_t d, std::size_t c, Rng& rng) -> TransformPtr { return std::make_unique<MafTransform>(MafConfig{.dim = d, .hidden = {8, 8}, .context = c, .residual_blocks = false, .activation = Activation::tanh, .ordering = Ordering::natural}, rng); }},
+        {"maf reversed", [](std::size_t d, std::size_t c, Rng& rng) -> TransformPtr { return std::make_unique<MafTransform>(MafConfig{.dim = d, .hidden = {8, 8}, .context = c, .residual_blocks = false, .activation = Activation::tanh, .ordering = Ordering::reversed}, rng); }},
+        {"maf random", [](std::size_t d, std::size_t c, Rng& rng) -> TransformPtr { return std::make_unique<MafTransform>(MafConfig{.dim = d, .hidden = {8, 8}, .context = c, .residual_blocks = false, .activation = Activation::tanh, .ordering = Ordering::random}, rng); }},
+        {"maf residual natural", [](std::size_t d, std::size_t c, Rng& rng) -> TransformPtr { return std::make_unique<MafTransform>(MafConfig{.dim = d, .hidden = {8, 8, 8}, .context = c, .residual_blocks = true, .activation = Activation::tanh, .ordering = Ordering::natural}, rng); }},
+        {"maf residual reversed", [](std::size_t d, std::size_t c, Rng& rng) -> TransformPtr { return std::make_unique<MafTransform>(MafConfig{.dim = d, .hidden = {8, 8, 8}, .context = c, .residual_blocks = true, .activation = Activation::tanh, .ordering = Ordering::reversed}, rng); }},
+        {"maf residual random", [](std::size_t d, std::size_t c, Rng& rng) -> TransformPtr { return std::make_unique<MafTransform>(MafConfig{.dim = d, .hidden = {8, 8, 8}, .context = c, .residual_blocks = true, .activation = Activation::tanh, .ordering = Ordering::random}, rng); }},
+        {"realnvp_coupling even", [](std::size_t d, std::size_t c, Rng& rng) -> TransformPtr { return std::make_unique<AffineCoupling>(CouplingConfig{.dim = d, .hidden = {8, 8}, .context = c, .activation = Activation::tanh, .flip = false}, rng); }, 1.0, 2},
+        {"realnvp_coupling odd", [](std::size_t d, std::size_t c, Rng& rng) -> TransformPtr { return std::make_unique<AffineCoupling>(CouplingConfig{.dim = d, .hidden = {8, 8}, .context = c, .activation = Activation::tanh, .flip = true}, rng); }, 1.0, 2},
+        {"permutation reverse", [](std::size_t d, std::size_t, Rng&) -> TransformPtr { return Permutation::reverse(d); }},
+        {"permutation random", [](std::size_t d, std::size_t, Rng& rng) -> TransformPtr { return Permutation::random(d, rng); }},
+        {"actnorm", [](std::size_t d, std::size_t, Rng&) -> TransformPtr { return std::make_unique<ActNorm>(d); }},
+        {"batchnorm (eval, running statistics from one training batch)", [](std::size_t d, std::size_t, Rng& rng) -> TransformPtr {
+             auto bn = std::make_unique<BatchNorm>(d, 0.5);
+             Tape t;
+             bn->forward(t.constant(rng.normal_array(16, d) * 2.0 + 1.0));  // training mode: moves the running statistics
+             return bn;
+         }},
+        // Spline flows: inputs 2·N(0, 1) so that some points fall in the tails (B = 3), many with B = 1.
+        {"nsf K=4 natural", [](std::size_t d, std::size_t c, Rng& rng) -> TransformPtr {
+             SplineAutoregressiveConfig s;
+             s.dim = d, s.bins = 4, s.hidden = {8, 8}, s.context = c, s.activation = Activation::tanh;
+             return std::make_unique<SplineAutoregressive>(s, rng);
+         }, 2.0},
+        {"nsf K=8 residual random", [](std::size_t d, std::size_t c, Rng& rng) -> TransformPtr {
+             SplineAutoregressiveConfig s;
+             s.dim = d, s.bins = 8, s.hidden = {8, 8, 8}, s.context = c, s.activation = Activation::tanh;
+             s.residual_blocks = true, s.ordering = Ordering::random;
+             return std::make_unique<SplineAutoregressive>(s, rng);
+         }, 2.0},
+        {"nsf K=3 reversed B=1", [](std::size_t d, std::size_t c, Rng& rng) -> TransformPtr {
+             SplineAutoregressiveConfig s;
+             s.dim = d, s.bins = 3, s.hidden = {8, 8}, s.context = c, s.activation = Activation::tanh;
+             s.spline.tail_bound = 1.0, s.ordering = Ordering::reversed;
+             return std::make_unique<SplineAutoregressive>(s, rng);
+         }, 2.0},
+        {"nsf_coupling K=5 even", [](std::size_t d, std::size_t c, Rng& rng) -> TransformPtr {
+             SplineCouplingConfig s;
+             s.dim = d, s.bins = 5, s.hidden = {8, 8}, s.context = c, s.activation = Activation::tanh;
+             return std::make_unique<SplineCoupling>(s, rng);
+         }, 2.0, 2},
+        {"nsf_coupling K=2 odd B=1", [](std::size_t d, std::size_t c, Rng& rng) -> TransformPtr {
+             SplineCouplingConfig s;
+             s.dim = d, s.bins = 2, s.hidden = {8}, s.context = c, s.activation = Activation::tanh;
+             s.spline.tail_bound = 1.0, s.flip = true;
+             return std::make_unique<SplineCoupling>(s, rng);
+         }, 2.0, 2},
     };
 }
 

@@ -27,10 +27,6 @@ MadeConfig config(std::size_t d, Ordering ordering, bool residual, std::size_t c
     return c;
 }
 
-const char* ordering_name(Ordering o) {
-    return o == Ordering::natural ? "natural" : o == Ordering::reversed ? "reversed" : "random";
-}
-
 // Biases are zero at construction; give them values so that relu units are not all switched the
 // same way and the checks see every term.
 void randomize_biases(Made& made, Rng& rng) {

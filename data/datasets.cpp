@@ -1,0 +1,201 @@
+// The toy data sets, one small function per set that draws one point (and its class), and the
+// name table make_dataset walks. The three Stimper et al. targets are drawn by data/targets.cpp.
+//
+// Sets that are mixtures (classes) draw the class uniformly for every row, so rows are independent
+// draws from the mixture; the reference implementations instead split n evenly between classes
+// (and sklearn spaces its angles evenly): the same distributions, but not i.i.d. rows.
+// Below, u ~ U[0, 1), k ~ U{0..K−1}, and ε, ε₀, ε₁ ~ N(0, 1) are fresh draws.
+#include "data/datasets.hpp"
+
+#include <cmath>
+#include <numbers>
+
+#include "core/error.hpp"
+
+namespace flowtape {
+namespace {
+
+constexpr real pi = std::numbers::pi;
+
+struct Point {
+    real x0, x1;
+    std::int64_t label;
+};
+
+// The point (r cos θ, r sin θ).
+Point polar(real r, real theta, std::int64_t label) { return {r * std::cos(theta), r * std::sin(theta), label}; }
+
+// pinwheel (FFJORD's toy data, after Johnson et al. 2016), K = 5 arms:
+//   f = (1 + 0.3 ε₀, 0.1 ε₁), a = 2πk/K + 0.25·exp(f₀),
+//   x = 2·(f₀ cos a + f₁ sin a, −f₀ sin a + f₁ cos a)   (f turned clockwise by a);
+//   label k.
+Point pinwheel(Rng& rng) {
+    const auto k = static_cast<std::int64_t>(rng.below(5));
+    const real f0 = 1 + 0.3 * rng.normal();
+    const real f1 = 0.1 * rng.normal();
+    const real a = 2 * pi * static_cast<real>(k) / 5 + 0.25 * std::exp(f0);
+    return {2 * (f0 * std::cos(a) + f1 * std::sin(a)), 2 * (-f0 * std::sin(a) + f1 * std::cos(a)), k};
+}
+
+// two-circles: sklearn's make_circles(factor = 0.5, noise = 0.08) scaled by 3 (FFJORD's "circles"):
+//   class c ∈ {0 outer, 1 inner}, radius R = 3 or 1.5, θ = 2πu,
+//   x = R (cos θ, sin θ) + 0.24 (ε₀, ε₁).
+Point two_circles(Rng& rng) {
+    const auto c = static_cast<std::int64_t>(rng.below(2));
+    const real theta = 2 * pi * rng.uniform();
+    Point p = polar(c == 0 ? 3.0 : 1.5, theta, c);
+    p.x0 += 0.24 * rng.normal();
+    p.x1 += 0.24 * rng.normal();
+    return p;
+}
+
+// moons: sklearn's make_moons(noise = 0.1), then ×2 − (1, 0.2) as in FFJORD:
+//   class c, t = πu; c = 0: m = (cos t, sin t); c = 1: m = (1 − cos t, 0.5 − sin t);
+//   x = 2 (m + 0.1 (ε₀, ε₁)) − (1, 0.2).
+Point moons(Rng& rng) {
+    const auto c = static_cast<std::int64_t>(rng.below(2));
+    const real t = pi * rng.uniform();
+    real m0 = std::cos(t), m1 = std::sin(t);
+    if (c == 1) {
+        m0 = 1 - m0;
+        m1 = 0.5 - m1;
+    }
+    m0 += 0.1 * rng.normal();
+    m1 += 0.1 * rng.normal();
+    return {2 * m0 - 1, 2 * m1 - 0.2, c};
+}
+
+// checkerboard (FFJORD, nsf): uniform on the 8 dark squares of a 4×4 board on [−4, 4]²:
+//   s = 4u − 2, b ~ U{0, 1}, t = u' − 2b + (⌊s⌋ mod 2), x = 2 (s, t).
+//   Every point has ⌊x₀/2⌋ + ⌊x₁/2⌋ even. No labels.
+Point checkerboard(Rng& rng) {
+    const real s = 4 * rng.uniform() - 2;
+    const real b = static_cast<real>(rng.below(2));
+    const real parity = std::floor(s) - 2 * std::floor(std::floor(s) / 2);  // ⌊s⌋ mod 2 ∈ {0, 1}
+    const real t = rng.uniform() - 2 * b + parity;
+    return {2 * s, 2 * t, 0};
+}
+
+// four-circles (nsf FourCircles): K = 4 circles of radius 2 centred at
+//   c = (1, 1), (1, −1), (−1, 1), (−1, −1) for k = 0..3:
+//   x = c_k + 2 (cos 2πu, sin 2πu) + 0.1 (ε₀, ε₁); label k.
+Point four_circles(Rng& rng) {
+    static constexpr real centres[4][2] = {{1, 1}, {1, -1}, {-1, 1}, {-1, -1}};
+    const auto k = static_cast<std::int64_t>(rng.below(4));
+    Point p = polar(2.0, 2 * pi * rng.uniform(), k);
+    p.x0 += centres[k][0] + 0.1 * rng.normal();
+    p.x1 += centres[k][1] + 0.1 * rng.normal();
+    return p;
+}
+
+// spirals (FFJORD "2spirals", nsf TwoSpirals): two interleaved spirals of 540°:
+//   t = 3π √u, d = (−t cos t + 0.5 u₁, t sin t + 0.5 u₂), d ← −d for class 1,
+//   x = d/3 + 0.1 (ε₀, ε₁); label the spiral.
+Point spirals(Rng& rng) {
+    const auto c = static_cast<std::int64_t>(rng.below(2));
+    const real t = 3 * pi * std::sqrt(rng.uniform());
+    real d0 = -t * std::cos(t) + 0.5 * rng.uniform();
+    real d1 = t * std::sin(t) + 0.5 * rng.uniform();
+    if (c == 1) {
+        d0 = -d0;
+        d1 = -d1;
+    }
+    return {d0 / 3 + 0.1 * rng.normal(), d1 / 3 + 0.1 * rng.normal(), c};
+}
+
+// ring (flows4flows' "ring": Anulus with radius 0.5 and std 0.3, i.e. ½·1.5·(2 e_θ + 0.3 ε)):
+//   x = 1.5 (cos 2πu, sin 2πu) + 0.225 (ε₀, ε₁). No labels.
+Point ring(Rng& rng) {
+    Point p = polar(1.5, 2 * pi * rng.uniform(), 0);
+    p.x0 += 0.225 * rng.normal();
+    p.x1 += 0.225 * rng.normal();
+    return p;
+}
+
+// concentric-rings (flows4flows ConcentricRings): K = 4 rings, ρ_k = 0.4 (k + 1):
+//   x = ρ_k (2 (cos 2πu, sin 2πu) + 0.1 (ε₀, ε₁)), i.e. radius 0.8 (k + 1) with noise 0.04 (k + 1);
+//   label k.
+Point concentric_rings(Rng& rng) {
+    const auto k = static_cast<std::int64_t>(rng.below(4));
+    const real rho = 0.4 * static_cast<real>(k + 1);
+    Point p = polar(2 * rho, 2 * pi * rng.uniform(), k);
+    p.x0 += rho * 0.1 * rng.normal();
+    p.x1 += rho * 0.1 * rng.normal();
+    return p;
+}
+
+// star / eight-star (flows4flows Star with 4 or 8 bars): bar k of K along the angle θ = 2πk/K:
+//   b = (2 (u + 0.3) + 0.1 ε₀, 0.1 ε₁)  (a bar from 0.6 to 2.6 on the x₀ axis),
+//   x = b turned counter-clockwise by θ: (b₀ cos θ − b₁ sin θ, b₀ sin θ + b₁ cos θ); label k.
+Point star_with(Rng& rng, int bars) {
+    const auto k = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(bars)));
+    const real theta = 2 * pi * static_cast<real>(k) / bars;
+    const real u = rng.uniform();  // one draw per statement: the order of draws is fixed
+    const real b0 = 2 * (u + 0.3) + 0.1 * rng.normal();
+    const real b1 = 0.1 * rng.normal();
+    return {b0 * std::cos(theta) - b1 * std::sin(theta), b0 * std::sin(theta) + b1 * std::cos(theta), k};
+}
+Point star(Rng& rng) { return star_with(rng, 4); }
+Point eight_star(Rng& rng) { return star_with(rng, 8); }
+
+// ---- the table ----
+
+struct Entry {
+    const char* name;
+    std::size_t classes;        // 0: no labels
+    Point (*draw)(Rng&);        // nullptr: a target of data/targets.hpp
+};
+
+const Entry entries[] = {
+    {"two-moons", 0, nullptr},
+    {"circle-of-gaussians", 8, nullptr},
+    {"two-rings", 2, nullptr},
+    {"pinwheel", 5, pinwheel},
+    {"two-circles", 2, two_circles},
+    {"moons", 2, moons},
+    {"checkerboard", 0, checkerboard},
+    {"four-circles", 4, four_circles},
+    {"spirals", 2, spirals},
+    {"ring", 0, ring},
+    {"concentric-rings", 4, concentric_rings},
+    {"star", 4, star},
+    {"eight-star", 8, eight_star},
+};
+
+const Entry& find_entry(const std::string& name, const char* caller) {
+    for (const Entry& e : entries)
+        if (name == e.name) return e;
+    std::string known;
+    for (const Entry& e : entries) known += (known.empty() ? "" : ", ") + std::string(e.name);
+    throw ValueError(std::string(caller) + ": unknown dataset '" + name + "' (known: " + known + ")");
+}
+
+}  // namespace
+
+std::vector<std::string> dataset_names() {
+    std::vector<std::string> names;
+    for (const Entry& e : entries) names.emplace_back(e.name);
+    return names;
+}
+
+std::size_t dataset_classes(const std::string& name) { return find_entry(name, "dataset_classes").classes; }
+
+Dataset make_dataset(const std::string& name, std::size_t n, Rng& rng) {
+    const Entry& e = find_entry(name, "make_dataset");
+    if (n == 0) throw ValueError("make_dataset('" + name + "'): n must be positive");
+    if (!e.draw) return sample_target(name, n, rng);
+    Dataset d;
+    d.x = Array::from_shape({n, 2});
+    d.columns = {"x0", "x1"};
+    IndexArray labels = IndexArray::from_shape({n, 1});
+    for (std::size_t i = 0; i < n; ++i) {
+        const Point p = e.draw(rng);
+        d.x(i, 0) = p.x0;
+        d.x(i, 1) = p.x1;
+        labels(i, 0) = p.label;
+    }
+    if (e.classes > 0) d.labels = std::move(labels);
+    return d;
+}
+
+}  // namespace flowtape

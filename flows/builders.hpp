@@ -1,0 +1,53 @@
+// Convenience builders of whole flows from a few numbers, used by the command and the benches.
+//
+//   make_maf_flow:      layers × (MAF [+ ActNorm] [+ BatchNorm]) with a permutation between layers
+//                       ("reverse", "random" from the rng, or "none"); every MAF uses the natural
+//                       ordering, the permutations give each coordinate its turn.
+//   make_realnvp_flow:  layers × (affine coupling [+ ActNorm] [+ BatchNorm]), the coupling masks
+//                       alternating even/odd so that every coordinate is transformed; no
+//                       permutations (a reversal would undo the alternation when D is even), so
+//                       `permutation` is not used.
+// Both put the transforms on a base distribution named by `base`: "standard_normal", or
+// "diagonal_gaussian" (learnable mean and scale, starting at N(0, I)).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "core/random.hpp"
+#include "flows/distribution.hpp"
+#include "nn/activation.hpp"
+
+namespace flowtape {
+
+struct FlowSpec {
+    std::size_t dim = 0;  // must be set (the builders reject 0)
+    std::size_t layers = 5;
+    std::vector<std::size_t> hidden{128, 128};
+    std::size_t context = 0;
+    bool batch_norm = false;
+    bool actnorm = false;
+    std::string permutation = "reverse";
+    Activation activation = Activation::relu;
+    std::size_t bins = 8;  // for the spline builders
+    real tail_bound = 3;   // for the spline builders
+    std::string base = "standard_normal";
+};
+
+// The base distribution named by spec.base; ValueError for an unknown name or dim = 0.
+DistributionPtr make_base_distribution(const FlowSpec& spec, Rng& rng);
+
+// ValueError for dim = 0, layers = 0, an unknown permutation or base; what the transforms
+// themselves reject (D = 1 for RealNVP) throws from their constructors.
+DistributionPtr make_maf_flow(const FlowSpec& spec, Rng& rng);
+DistributionPtr make_realnvp_flow(const FlowSpec& spec, Rng& rng);
+// Spline flows (flows/nsf.hpp) with spec.bins bins on [−tail_bound, tail_bound]:
+//   make_nsf_flow:           layers × (autoregressive spline [+ ActNorm] [+ BatchNorm]) with a
+//                            permutation between layers, as make_maf_flow;
+//   make_nsf_coupling_flow:  layers × (spline coupling [+ ActNorm] [+ BatchNorm]), the coupling masks
+//                            alternating even/odd as make_realnvp_flow (no permutations; D ≥ 2).
+DistributionPtr make_nsf_flow(const FlowSpec& spec, Rng& rng);
+DistributionPtr make_nsf_coupling_flow(const FlowSpec& spec, Rng& rng);
+
+}  // namespace flowtape

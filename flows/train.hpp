@@ -1,0 +1,76 @@
+// fit: maximum-likelihood training of any Distribution (a flow, a mixture, a Gaussian) on data.
+//
+// The rows are shuffled once from the seed and split into a training and a validation set
+// (val_fraction of the rows, at least one when the fraction is positive). Each epoch shuffles the
+// training rows again (from the seed) and takes one Adam step per mini-batch on the weighted
+// negative log-likelihood
+//     loss = −Σ_i w_i log p(x_i) / Σ_i w_i       (over the rows of the batch; w = 1 by default),
+// with the learning rate of the epoch from the schedule and, optionally, the gradients clipped to a
+// global norm. After each epoch the validation loss (the same weighted mean over the validation set)
+// is computed in no-grad mode with the model in evaluation mode.
+//
+// Early stopping as in the piecewise-flows paper: the parameters (and buffers) of the best epoch so
+// far are kept; when the validation loss has not improved for `patience` epochs (default 2% of the
+// maximum number of epochs, at least 1) training stops, and in every case the best parameters are
+// restored at the end. Without a validation set (val_fraction = 0) the monitored loss is the epoch's
+// training loss. A non-finite loss or gradient does not throw: fit stops, restores the best
+// parameters and reports `diverged` with a message naming the epoch (the command turns that into an
+// error exit). The model is left in evaluation mode.
+//
+// One tape is reused for every full batch (and one for the last, smaller batch of an epoch), reset
+// after each step, so that a warm step allocates nothing on the tape (FitReport::warm_allocations
+// counts what it did allocate).
+#pragma once
+
+#include <cstdint>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "flows/distribution.hpp"
+
+namespace flowtape {
+
+struct FitOptions {
+    std::size_t epochs = 200;
+    std::size_t batch = 256;  // rows per step; may exceed the training rows (then one batch)
+    real lr = 1e-3;
+    real val_fraction = 0.2;  // in [0, 1)
+    // Epochs without improvement before stopping. Default: max(1, round(2% of epochs)) as the
+    // piecewise-flows paper.
+    std::optional<std::size_t> patience;
+    std::string schedule = "constant";  // constant | exponential (lr·γ^epoch) | cosine (over epochs)
+    real gamma = 0.999;                 // for the exponential schedule
+    real clip_norm = 0;                 // global gradient norm; 0 = off
+    real weight_decay = 0;              // Adam's L2 term
+    std::uint64_t seed = 0;             // the split and the per-epoch shuffles
+    bool quiet = false;
+    std::ostream* progress = &std::cerr;  // where progress lines go (null: nowhere)
+    std::size_t progress_every = 10;    // a progress line every this many epochs (≥ 1)
+};
+
+struct FitReport {
+    std::size_t epochs_run = 0;  // epochs completed (a diverging epoch is not)
+    std::size_t best_epoch = 0;  // 1-based; 0 = the parameters fit started with
+    real best_val_loss = 0;      // the monitored loss at best_epoch (validation, else training)
+    std::vector<real> train_loss;  // per epoch run (the weighted mean over the epoch's batches)
+    std::vector<real> val_loss;    // per epoch run; empty without a validation set
+    bool stopped_early = false;
+    bool diverged = false;
+    std::string message;  // one line: how training ended
+    double seconds = 0;
+    // Tape allocations (nodes created, buffers resized) after the first epoch: 0 when every warm
+    // step and validation pass reuses the memory of the first (see Note [the tape never shrinks]).
+    std::size_t warm_allocations = 0;
+};
+
+// Trains `model` on the rows of x (N×D). weights: N×1, non-negative, positive sum. context: N×C
+// when the model is conditional. ValueError/ShapeError naming fit and the shapes for bad input
+// (empty data, non-finite data, a dimension that does not match the model, weights of the wrong
+// shape or with a negative entry or zero sum, val_fraction outside [0, 1), fewer than 2 rows to
+// split, a bad option).
+FitReport fit(Distribution& model, const Array& x, const FitOptions& options, const Array* weights = nullptr,
+              const Array* context = nullptr);
+
+}  // namespace flowtape
