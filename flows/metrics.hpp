@@ -39,8 +39,9 @@ struct KlEstimate {
 // self_normalised = false: p and q are normalised densities and, with Δ_i = log q(x_i) − log p(x_i),
 //     KL = mean Δ_i ± std(Δ)/√n                                              (eq. 16)
 //
-// self_normalised = true, as the code released with the piecewise-flows paper (benchmarks.py,
-// calc_kl): both densities are normalised over the samples themselves,
+// self_normalised = true, as the code released with the piecewise-flows paper
+// (github.com/htjb/piecewise_normalizing_flows, benchmarks.py, calc_kl): both densities are
+// normalised over the samples themselves,
 //     log q̃_i = log q_i − log Σ_j q_j,   log p̃_i = log p_i − log Σ_j p_j,
 //     KL = (1/n) Σ_i (log q̃_i − log p̃_i) = mean Δ_i + log Σ_j p_j − log Σ_j q_j,
 // an unweighted mean over the samples (not Σ_i q̃_i log(q̃_i/p̃_i)). It needs p only up to a constant,
@@ -50,7 +51,9 @@ struct KlEstimate {
 // code reports std(Δ)/√n, which leaves out the fluctuation of the two normalisers.)
 //
 // q must be unconditional. ValueError for n < 2; ShapeError if target_log_prob returns another
-// shape; NonFiniteError naming the sample if log q or log p is not finite there (an infinite KL).
+// shape; NonFiniteError naming the sample if log q or log p is not finite there (an infinite KL;
+// the paper's code drops samples whose log q is not finite). Samples are drawn in batches of 4096 on a
+// no-grad tape that is reset before target_log_prob runs, so the target may evaluate q itself.
 KlEstimate kl_divergence(Distribution& q, const std::function<Array(const Array&)>& target_log_prob, std::size_t n,
                          Rng& rng, bool self_normalised);
 

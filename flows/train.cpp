@@ -108,6 +108,19 @@ void gather_set(const Rows& all, const std::vector<std::size_t>& index, std::siz
     gather_rows(all.c, index, begin, end, dst.c);
 }
 
+// dst = rows [begin, end) of src, resized only when the shape changes.
+void slice_rows(const Array& src, std::size_t begin, std::size_t end, Array& dst) {
+    const std::size_t cols = src.shape()[1];
+    ensure_shape(dst, {end - begin, cols});
+    std::copy_n(src.data() + begin * cols, (end - begin) * cols, dst.data());
+}
+
+void slice_set(const Rows& all, std::size_t begin, std::size_t end, Rows& dst) {
+    slice_rows(all.x, begin, end, dst.x);
+    slice_rows(all.w, begin, end, dst.w);
+    slice_rows(all.c, begin, end, dst.c);
+}
+
 real total_weight(const Array& w) {
     real s = 0;
     for (real v : w) s += v;
@@ -160,10 +173,9 @@ private:
 struct Batches {
     Tape full_tape, tail_tape;
     Rows full_rows, tail_rows;
-    bool is_full(std::size_t rows, std::size_t full_rows_count) const { return rows == full_rows_count; }
     Tape& tape(bool full) { return full ? full_tape : tail_tape; }
-    std::size_t allocations() const { return full_tape.allocations() + tail_tape.allocations(); }
     Rows& rows(bool full) { return full ? full_rows : tail_rows; }
+    std::size_t allocations() const { return full_tape.allocations() + tail_tape.allocations(); }
 };
 
 // −Σ w log p / Σ w over the rows of `b`, recorded on `t`; `weight` is Σ w (> 0).
@@ -175,16 +187,15 @@ Var weighted_nll(Tape& t, Distribution& model, const Rows& b, real weight) {
 
 // The weighted mean negative log-likelihood over a whole set, in no-grad and evaluation mode, in
 // chunks of `chunk` rows. NaN if a chunk's value is not finite (the caller reports it).
-real evaluate_loss(Distribution& model, const Rows& set, std::size_t chunk, Batches& batches,
-                   const std::vector<std::size_t>& identity) {
+real evaluate_loss(Distribution& model, const Rows& set, std::size_t chunk, Batches& batches) {
     model.set_training(false);
     const std::size_t n = set.x.shape()[0];
     real total = 0, weight = 0;
     for (std::size_t begin = 0; begin < n; begin += chunk) {
         const std::size_t end = std::min(n, begin + chunk);
-        const bool full = batches.is_full(end - begin, std::min(n, chunk));
+        const bool full = end - begin == std::min(n, chunk);
         Rows& part = batches.rows(full);
-        gather_set(set, identity, begin, end, part);
+        slice_set(set, begin, end, part);
         const real w = total_weight(part.w);
         if (w == 0) continue;
         Tape& t = batches.tape(full);
@@ -212,6 +223,8 @@ std::string number(real v, const char* format = "%.4f") {
     std::snprintf(buffer, sizeof buffer, format, v);
     return buffer;
 }
+
+std::string epochs(std::size_t n) { return std::to_string(n) + (n == 1 ? " epoch" : " epochs"); }
 
 std::string kept(std::size_t best_epoch) {
     return best_epoch == 0 ? "kept the initial parameters"
@@ -256,8 +269,6 @@ FitReport fit(Distribution& model, const Array& x, const FitOptions& options, co
     const std::size_t patience =
         options.patience ? *options.patience
                          : std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(0.02 * options.epochs)));
-    std::vector<std::size_t> identity(val_index.size());
-    for (std::size_t i = 0; i < identity.size(); ++i) identity[i] = i;
 
     const ParameterList params = model.parameters();
     params.zero_grad();
@@ -281,13 +292,13 @@ FitReport fit(Distribution& model, const Array& x, const FitOptions& options, co
         report.message = "epoch " + std::to_string(epoch) + ": " + what + "; " + kept(report.best_epoch);
     };
 
-    for (std::size_t epoch = 1; epoch <= options.epochs && !report.diverged; ++epoch) {
+    for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
         adam.set_lr(schedule.at(epoch - 1));
         shuffle_rng.shuffle(train_index);
         real epoch_total = 0, epoch_weight = 0;
         for (std::size_t begin = 0; begin < n_train; begin += batch) {
             const std::size_t end = std::min(n_train, begin + batch);
-            const bool full = train_batches.is_full(end - begin, batch);
+            const bool full = end - begin == batch;
             Rows& part = train_batches.rows(full);
             gather_set(all, train_index, begin, end, part);
             const real w = total_weight(part.w);
@@ -321,7 +332,7 @@ FitReport fit(Distribution& model, const Array& x, const FitOptions& options, co
         report.train_loss.push_back(train_loss);
         real monitored = train_loss;
         if (validate) {
-            monitored = evaluate_loss(model, val_set, eval_chunk, eval_batches, identity);
+            monitored = evaluate_loss(model, val_set, eval_chunk, eval_batches);
             report.val_loss.push_back(monitored);
             if (!std::isfinite(monitored)) {
                 diverge(epoch, "the validation loss became " + number(monitored));
@@ -348,7 +359,7 @@ FitReport fit(Distribution& model, const Array& x, const FitOptions& options, co
             report.stopped_early = true;
             report.message = "stopped early at epoch " + std::to_string(epoch) + ": the " +
                              (validate ? "validation" : "training") + " loss has not improved for " +
-                             std::to_string(patience) + (patience == 1 ? " epoch" : " epochs") + "; restored the parameters of epoch " +
+                             epochs(patience) + "; restored the parameters of epoch " +
                              std::to_string(report.best_epoch) + " (loss " + number(report.best_val_loss) + ")";
             break;
         }
@@ -357,7 +368,7 @@ FitReport fit(Distribution& model, const Array& x, const FitOptions& options, co
     best.restore();
     model.set_training(false);
     if (!report.diverged && !report.stopped_early)
-        report.message = "trained " + std::to_string(report.epochs_run) + " epochs; restored the parameters of epoch " +
+        report.message = "trained " + epochs(report.epochs_run) + "; restored the parameters of epoch " +
                          std::to_string(report.best_epoch) + " (" + (validate ? "validation" : "training") +
                          " loss " + number(report.best_val_loss) + ")";
     report.seconds = std::chrono::duration<double>(Clock::now() - start).count();

@@ -58,6 +58,10 @@ DistributionPtr flow_on(DistributionPtr base, TransformPtr t) {
     return std::make_unique<Flow>(std::move(base), std::move(ts));
 }
 
+DistributionPtr random_gaussian(Rng& r, bool learnable) {
+    return std::make_unique<DiagonalGaussian>(r.normal_array(1, 3), r.normal_array(1, 3), learnable);
+}
+
 std::vector<ModelCase> all_models() {
     FlowSpec maf;
     maf.dim = 3;
@@ -75,9 +79,9 @@ std::vector<ModelCase> all_models() {
     return {
         {"standard_normal", [](Rng&) { return DistributionPtr(std::make_unique<StandardNormal>(3)); }},
         {"diagonal_gaussian learnable",
-         [](Rng& r) { return DistributionPtr(std::make_unique<DiagonalGaussian>(r.normal_array(1, 3), r.normal_array(1, 3), true)); }},
+         [](Rng& r) { return random_gaussian(r, true); }},
         {"diagonal_gaussian fixed",
-         [](Rng& r) { return DistributionPtr(std::make_unique<DiagonalGaussian>(r.normal_array(1, 3), r.normal_array(1, 3), false)); }},
+         [](Rng& r) { return random_gaussian(r, false); }},
         {"gmm",
          [](Rng& r) {
              return DistributionPtr(std::make_unique<GaussianMixture>(r.normal_array(4, 3), r.normal_array(4, 3) * 0.3,
