@@ -20,4 +20,18 @@ struct Command {
 // `flowtape demo`: fit a MADE density to a correlated 2-D Gaussian and compare with its entropy.
 Command add_demo(CLI::App& app);
 
+// The subcommands over data sets and model files (app/<name>_cmd.cpp).
+// `flowtape datasets NAME -n N`: rows of a built-in 2-D data set as CSV.
+Command add_datasets(CLI::App& app);
+// `flowtape train --flow KIND --data F.csv --out M.json`: fit a flow and save it.
+Command add_train(CLI::App& app);
+// `flowtape sample --model M.json -n N`: samples of a model as CSV.
+Command add_sample(CLI::App& app);
+// `flowtape logprob --model M.json --data F.csv`: log p at each row, CSV column logp.
+Command add_logprob(CLI::App& app);
+// `flowtape kl --model M.json --target NAME`: KL to a target density, JSON.
+Command add_kl(CLI::App& app);
+// `flowtape plot --model M.json --out fig.png`: density heatmap next to data or samples.
+Command add_plot(CLI::App& app);
+
 }  // namespace flowtape::app

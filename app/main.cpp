@@ -48,6 +48,12 @@ int main(int argc, char** argv) {
 
     std::vector<flowtape::app::Command> commands;
     commands.push_back(flowtape::app::add_demo(cli));
+    commands.push_back(flowtape::app::add_datasets(cli));
+    commands.push_back(flowtape::app::add_train(cli));
+    commands.push_back(flowtape::app::add_sample(cli));
+    commands.push_back(flowtape::app::add_logprob(cli));
+    commands.push_back(flowtape::app::add_kl(cli));
+    commands.push_back(flowtape::app::add_plot(cli));
 
     if (const std::string problem = subcommand_problem(cli, argc, argv); !problem.empty())
         return report(problem, kBadInput);
@@ -66,6 +72,8 @@ int main(int argc, char** argv) {
     } catch (const flowtape::ValueError& e) {
         return report(e.what(), kBadInput);
     } catch (const flowtape::IoError& e) {
+        return report(e.what(), kBadInput);
+    } catch (const flowtape::ShapeError& e) {
         return report(e.what(), kBadInput);
     } catch (const std::exception& e) {
         return report(e.what(), kFailure);

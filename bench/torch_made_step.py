@@ -10,8 +10,10 @@ and one step = forward, backward, Adam step, zero_grad. Each figure is the media
 timings after a warm-up, with the number of steps sized to fill about 0.7 s (0.15 s with --quick).
 
 Run with Debian's interpreter (/usr/bin/python3, which has python3-torch), and set
-OPENBLAS_NUM_THREADS to the thread count as well: torch.set_num_threads sets torch's own pool, and
-float64 matrix products go to OpenBLAS, which reads its thread count from the environment.
+OPENBLAS_NUM_THREADS to the thread count as well: torch.set_num_threads sets torch's own (OpenMP)
+pool, and float64 matrix products go to Debian's OpenBLAS (the pthreads build), which reads its
+thread count from the environment. --intra-op-threads sets torch's pool apart from --threads (the
+two pools contend for the cores when both have more than one thread; see bench/RESULTS.md).
 Prints one JSON document on stdout.
 """
 
@@ -117,8 +119,8 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def run(batch, threads, quick):
-    torch.set_num_threads(threads)
+def run(batch, threads, intra_op_threads, quick):
+    torch.set_num_threads(intra_op_threads)
     torch.manual_seed(20240501)
     generator = torch.Generator().manual_seed(20240501)
     model = Made(2, [128, 128], 2)
@@ -134,6 +136,7 @@ def run(batch, threads, quick):
     return {
         "batch": batch,
         "threads": threads,
+        "intra_op_threads": intra_op_threads,
         "step_ms": median,
         "step_min_ms": fastest,
         "step_reps": reps,
@@ -147,13 +150,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", default="128,1024,4096")
     parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--intra-op-threads", type=int, default=None,
+                        help="torch.set_num_threads value (default: the --threads value)")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     torch.set_default_dtype(torch.float64)
     results = []
     for threads in [int(t) for t in args.threads.split(",")]:
         for batch in [int(b) for b in args.batches.split(",")]:
-            results.append(run(batch, threads, args.quick))
+            intra = args.intra_op_threads if args.intra_op_threads is not None else threads
+            results.append(run(batch, threads, intra, args.quick))
     json.dump(
         {
             "bench": "torch made_step",

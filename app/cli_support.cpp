@@ -1,0 +1,114 @@
+// Model files with their column names, CSV columns matched by name, and batched no-grad evaluation
+// (see cli_support.hpp).
+#include "app/cli_support.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "autodiff/ops.hpp"
+#include "core/error.hpp"
+#include "core/random.hpp"
+#include "data/csv.hpp"
+#include "flows/model_file.hpp"
+
+namespace flowtape::app {
+namespace {
+
+// Rows per no-grad pass: large enough to amortise the per-batch work, small enough that the tape's
+// buffers stay a few megabytes.
+constexpr std::size_t kBatch = 4096;
+
+// The names stored by `flowtape train`, if they are there and fit the dimension; x0, x1, ... else.
+std::vector<std::string> columns_from_extra(const nlohmann::json& extra, std::size_t dim) {
+    if (extra.is_object() && extra.contains("columns") && extra["columns"].is_array() &&
+        extra["columns"].size() == dim) {
+        std::vector<std::string> names;
+        for (const auto& v : extra["columns"]) {
+            if (!v.is_string()) break;
+            names.push_back(v.get<std::string>());
+        }
+        if (names.size() == dim) return names;
+    }
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < dim; ++i) {
+        std::string name = "x";  // (not "x" + to_string: g++ 12 warns falsely of -Wrestrict there)
+        name += std::to_string(i);
+        names.push_back(name);
+    }
+    return names;
+}
+
+}  // namespace
+
+std::string join(const std::vector<std::string>& names) {
+    std::string out;
+    for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
+    return out;
+}
+
+LoadedModel load_model_with_columns(const std::string& who, const std::string& path) {
+    LoadedModel loaded;
+    loaded.model = load_model(path, &loaded.extra);
+    if (loaded.model->context_dim() > 0)
+        throw ValueError(who + ": the model in " + path + " is conditional (context dimension " +
+                         std::to_string(loaded.model->context_dim()) + "); the command has no context to give it");
+    loaded.columns = columns_from_extra(loaded.extra, loaded.model->dim());
+    return loaded;
+}
+
+Array read_model_data(const std::string& who, const std::string& path, const LoadedModel& loaded) {
+    const Dataset data = read_csv(path);
+    const std::size_t d = loaded.columns.size();
+    std::vector<std::size_t> picked;
+    for (const std::string& name : loaded.columns) {
+        const auto it = std::find(data.columns.begin(), data.columns.end(), name);
+        if (it == data.columns.end()) break;
+        picked.push_back(static_cast<std::size_t>(it - data.columns.begin()));
+    }
+    if (picked.size() != d) {
+        if (data.dims() != d)
+            throw ShapeError(who + ": " + path + " has columns (" + join(data.columns) + ") but the model takes " +
+                             std::to_string(d) + " columns (" + join(loaded.columns) + ")");
+        return data.x;  // the names differ but the number fits: the columns in their order
+    }
+    Array x = Array::from_shape({data.rows(), d});
+    for (std::size_t r = 0; r < data.rows(); ++r)
+        for (std::size_t j = 0; j < d; ++j) x(r, j) = data.x(r, picked[j]);
+    return x;
+}
+
+Array log_prob_rows(Distribution& model, const Array& x) {
+    model.set_training(false);
+    const std::size_t n = x.shape()[0];
+    Array out = Array::from_shape({n, 1});
+    Tape tape;
+    for (std::size_t begin = 0; begin < n; begin += kBatch) {
+        const std::size_t end = std::min(n, begin + kBatch);
+        tape.reset();
+        const NoGrad no_grad(tape);
+        const Var xv = tape.constant(xt::view(x, xt::range(begin, end), xt::all()));
+        const Array& lp = model.log_prob(xv).value();
+        for (std::size_t i = 0; i < end - begin; ++i) out(begin + i, 0) = lp(i, 0);
+    }
+    tape.reset();
+    return out;
+}
+
+Array sample_rows(Distribution& model, std::size_t n, std::uint64_t seed) {
+    model.set_training(false);
+    const std::size_t d = model.dim();
+    Array out = Array::from_shape({n, d});
+    Rng rng(seed);
+    Tape tape;
+    for (std::size_t begin = 0; begin < n; begin += kBatch) {
+        const std::size_t m = std::min(n - begin, kBatch);
+        tape.reset();
+        const NoGrad no_grad(tape);
+        const Array& x = model.sample(tape, m, rng).value();
+        std::copy_n(x.data(), m * d, out.data() + begin * d);
+    }
+    tape.reset();
+    return out;
+}
+
+}  // namespace flowtape::app

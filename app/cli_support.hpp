@@ -1,0 +1,57 @@
+// What several subcommands share: loading a model file together with the names of the data columns
+// it was trained on, and reading a CSV whose columns are matched to a model's by name.
+//
+// `flowtape train` stores the data columns' names in the model file's "extra" JSON ({"columns":
+// [...]}), so sample can write the same header and logprob/plot can pick the model's columns out of
+// a file that has more (a label column, say). A model file without that field (written by other
+// code) gets the names x0, x1, ...
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/types.hpp"
+#include "flows/distribution.hpp"
+
+namespace flowtape::app {
+
+struct LoadedModel {
+    DistributionPtr model;
+    std::vector<std::string> columns;  // one name per dimension
+    nlohmann::json extra;              // the file's "extra" value (null if none)
+};
+
+// load_model plus the column names; ValueError naming `who` when the model is conditional (the
+// command has no way to give it a context).
+LoadedModel load_model_with_columns(const std::string& who, const std::string& path);
+
+// The rows of the CSV file at `path` as the model's input: the model's columns picked by name when
+// the file has all of them, else every column of the file when their number is the model's
+// dimension. ShapeError naming `who`, both column lists and the dimension otherwise.
+Array read_model_data(const std::string& who, const std::string& path, const LoadedModel& loaded);
+
+// log p(x) for every row (N×1), in batches on a no-grad tape, the model in evaluation mode.
+Array log_prob_rows(Distribution& model, const Array& x);
+
+// n samples (n×D) of an unconditional model, in batches on a no-grad tape.
+Array sample_rows(Distribution& model, std::size_t n, std::uint64_t seed);
+
+// A CLI11 check for unsigned options: digits only, so "-3" is refused instead of wrapping around to
+// a huge unsigned value (CLI11's conversion to std::size_t accepts a minus sign).
+inline CLI::Validator unsigned_integer() {
+    return CLI::Validator(
+        [](const std::string& text) {
+            if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+                return std::string("must be a non-negative integer below 10^18, got '" + text + "'");
+            return std::string();
+        },
+        "UINT");
+}
+
+// "a, b, c".
+std::string join(const std::vector<std::string>& names);
+
+}  // namespace flowtape::app

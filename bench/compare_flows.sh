@@ -1,0 +1,76 @@
+#!/bin/bash
+# flowtape against PyTorch on whole flows (MAF, RealNVP, autoregressive spline), side by side.
+#
+# For each thread count n, runs build/bench/bench_flows_throughput and then bench/torch_flows.py
+# (Debian's /usr/bin/python3 with python3-torch), both with OPENBLAS_NUM_THREADS=n and n threads,
+# float64, same architectures, loss, optimizer and timing method. Prints one table: training
+# throughput at batch 128 and 1024 with torch/flowtape ratios and flowtape's step time over the
+# gemm floor, and log_prob / sampling of 10^4 points with ratios, each target marked met / NOT met:
+#   batch 128: flowtape >= 4x torch throughput;  batch 1024: step <= 1.2x the gemm floor;
+#   log_prob and sampling of 10^4 points: >= 3x faster than torch.
+#
+# Usage: bench/compare_flows.sh [--build DIR] [--threads "1 2"] [--quick] [--keep DIR]
+set -euo pipefail
+
+invocation="$0 $*"
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+build="$root/build"
+threads="1"
+quick=""
+keep=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --build) build=$(cd "$2" && pwd); shift 2 ;;
+        --threads) threads="$2"; shift 2 ;;
+        --quick) quick="--quick"; shift ;;
+        --keep) keep="$2"; shift 2 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+        *) echo "compare_flows.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+exe="$build/bench/bench_flows_throughput"
+python=/usr/bin/python3
+[ -x "$exe" ] || { echo "compare_flows.sh: $exe not found; build first (ninja -C $build)" >&2; exit 2; }
+"$python" -c 'import torch' 2>/dev/null || { echo "compare_flows.sh: $python cannot import torch" >&2; exit 2; }
+
+if [ -n "$keep" ]; then mkdir -p "$keep"; out=$(cd "$keep" && pwd); else out=$(mktemp -d); trap 'rm -rf "$out"' EXIT; fi
+
+echo "command: $invocation"
+echo "date:    $(date '+%Y-%m-%d %H:%M:%S %Z')"
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "torch:   $("$python" -c 'import torch; print(torch.__version__)'), python $("$python" -c 'import platform; print(platform.python_version())')"
+
+for n in $threads; do
+    OPENBLAS_NUM_THREADS=$n "$exe" --threads "$n" --json "$out/flowtape_$n.json" $quick > "$out/flowtape_$n.txt"
+    OPENBLAS_NUM_THREADS=$n OMP_NUM_THREADS=$n "$python" "$here/torch_flows.py" --threads "$n" $quick > "$out/torch_$n.json"
+done
+grep -m1 '^versions' "$out/flowtape_${threads%% *}.txt" || true
+echo
+
+"$python" - "$out" $threads <<'PY'
+import json, sys
+out, threads = sys.argv[1], sys.argv[2:]
+met = lambda ok: "met" if ok else "NOT met"
+for n in threads:
+    ft = {r["flow"]: r for r in json.load(open(f"{out}/flowtape_{n}.json"))["results"]}
+    th = {r["flow"]: r for r in json.load(open(f"{out}/torch_{n}.json"))["results"]}
+    gf = next(iter(ft.values()))["gemm_gflops"]
+    print(f"threads = {n}   (square dgemm 512: {gf:.2f} GFLOP/s)")
+    print(f"{'flow':8} {'batch':>5} {'flowtape/s':>11} {'torch/s':>9} {'ratio':>6} {'step ms':>8} {'floor ms':>8} {'xfloor':>6}  target")
+    for flow in ft:
+        for fb, tb in zip(ft[flow]["batches"], th[flow]["batches"]):
+            ratio = fb["samples_per_s"] / tb["samples_per_s"]
+            xf = fb["step_ms"] / fb["floor_ms"]
+            target = f">=4x torch: {met(ratio >= 4)}" if fb["batch"] == 128 else f"<=1.2x floor: {met(xf <= 1.2)}"
+            print(f"{flow:8} {fb['batch']:5d} {fb['samples_per_s']:11.0f} {tb['samples_per_s']:9.0f} {ratio:6.2f} "
+                  f"{fb['step_ms']:8.3f} {fb['floor_ms']:8.3f} {xf:6.2f}  {target}")
+    print(f"\n{'flow':8} {'op (1e4 pts)':12} {'flowtape ms':>11} {'torch ms':>9} {'ratio':>6} {'floor ms':>8}  target")
+    for flow in ft:
+        for op in ("log_prob", "sample"):
+            a, b = ft[flow][f"{op}_ms"], th[flow][f"{op}_ms"]
+            print(f"{flow:8} {op:12} {a:11.3f} {b:9.3f} {b / a:6.2f} {ft[flow][op + '_floor_ms']:8.3f}  >=3x: {met(b / a >= 3)}")
+    print()
+print("ratio = torch time / flowtape time (throughput ratio for training); xfloor = flowtape step / gemm floor")
+PY
