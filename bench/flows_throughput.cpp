@@ -64,7 +64,10 @@ std::vector<std::string> split(const std::string& text) {
 
 Options parse_options(int argc, char** argv) {
     Options o;
-    for (int k = 0; k < argc; ++k) o.command_line += (k ? " " : "") + std::string(argv[k]);
+    for (int k = 0; k < argc; ++k) {
+        if (k > 0) o.command_line += ' ';
+        o.command_line += argv[k];
+    }
     for (int k = 1; k < argc; ++k) {
         const std::string a = argv[k];
         const bool has_value = k + 1 < argc;

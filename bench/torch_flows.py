@@ -13,7 +13,9 @@ The same three flows, written here from their equations:
            boundary derivatives 1); reversal between layers; inverse in D passes.
 Base N(0, I). Training step: loss -mean log p(x), backward, Adam step, zero_grad. log_prob and
 sampling of 10^4 points under torch.no_grad(). Median of single calls after a warm-up.
-Run with /usr/bin/python3 (Debian python3-torch) and OPENBLAS_NUM_THREADS equal to --threads.
+Run with /usr/bin/python3 (Debian python3-torch) and OPENBLAS_NUM_THREADS equal to --threads
+(float64 products go to Debian's pthreads OpenBLAS, which reads it; torch.set_num_threads sets only
+torch's OpenMP pool, --intra-op-threads sets that pool apart: with both pools > 1 they contend).
 Prints one JSON document on stdout.
 """
 
@@ -259,11 +261,11 @@ def cpu_model():
     return "unknown"
 
 
-def run(kind, threads, quick):
-    torch.set_num_threads(threads)
+def run(kind, threads, intra_op_threads, quick):
+    torch.set_num_threads(intra_op_threads)
     seconds = 0.3 if quick else 1.5
     generator = torch.Generator().manual_seed(20240501)
-    result = {"flow": kind, "threads": threads, "batches": []}
+    result = {"flow": kind, "threads": threads, "intra_op_threads": intra_op_threads, "batches": []}
     for batch in (128, 1024):
         torch.manual_seed(20240501)
         flow = build(kind)
@@ -296,10 +298,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", default="1")
     parser.add_argument("--flows", default="maf,realnvp,nsf")
+    parser.add_argument("--intra-op-threads", type=int, default=None,
+                        help="torch.set_num_threads value (default: the --threads value)")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     torch.set_default_dtype(torch.float64)
-    results = [run(kind, int(t), args.quick) for t in args.threads.split(",") for kind in args.flows.split(",")]
+    intra = lambda t: args.intra_op_threads if args.intra_op_threads is not None else int(t)
+    results = [run(kind, int(t), intra(t), args.quick) for t in args.threads.split(",") for kind in args.flows.split(",")]
     json.dump({
         "bench": "torch flows",
         "command": " ".join([sys.executable] + sys.argv),
