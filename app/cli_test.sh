@@ -126,4 +126,111 @@ expect_usage_error plot --model "$tmp/maf.json" --out "$tmp/fig.jpg"
 expect_usage_error plot --model "$tmp/maf.json" --out "$tmp/fig.png" --range=4,-4
 [[ ! -e "$tmp/three.png" && ! -e "$tmp/fig.png" ]] || fail "a failed plot left an image"
 
+# ---- cluster and cluster-score ----
+# Eight Gaussians on a circle: k-means with --k auto must find the eight and recover the classes.
+"$flowtape" datasets circle-of-gaussians -n 2000 --seed 1 --labels >"$tmp/cog2000.csv"
+"$flowtape" cluster --data "$tmp/cog2000.csv" --label-column label --seed 3 >"$tmp/clustered.csv" 2>"$tmp/cluster.err"
+[[ $(head -1 "$tmp/clustered.csv") == "x0,x1,label" && $(rows "$tmp/clustered.csv") == 2000 ]] ||
+  fail "cluster output header/rows: '$(head -1 "$tmp/clustered.csv")', $(rows "$tmp/clustered.csv") rows"
+cmp -s <(cut -d, -f1,2 "$tmp/clustered.csv") <(cut -d, -f1,2 "$tmp/cog2000.csv") || fail "cluster changed the data columns"
+[[ $(tail -n +2 "$tmp/clustered.csv" | cut -d, -f3 | sort -u | tr '\n' ' ') == "0 1 2 3 4 5 6 7 " ]] ||
+  fail "cluster labels are not 0..7"
+grep -q '^cluster: kmeans, 2000 rows, k = 8 (best silhouette over 2\.\.10), silhouette 0\.[0-9]*, sizes [0-9 ]*$' \
+  "$tmp/cluster.err" || fail "cluster summary: $(<"$tmp/cluster.err")"
+scores=$(grep '^cluster: silhouette by k: ' "$tmp/cluster.err" | grep -o '[0-9][0-9]*: -\{0,1\}[0-9.][0-9.]*')
+[[ $(wc -l <<<"$scores") == 9 ]] || fail "cluster did not report 9 scores: $(<"$tmp/cluster.err")"
+# The sizes add up to N, and k = 8 has the best of the nine scores.
+[[ $(sed -n 's/.*sizes //p' "$tmp/cluster.err" | tr ' ' '\n' | awk '{ s += $1 } END { print s }') == 2000 ]] ||
+  fail "cluster sizes do not add up to 2000"
+best=$(sort -t: -k2 -g <<<"$scores" | tail -1 | cut -d: -f1)
+[[ $best == 8 ]] || fail "the best silhouette is at k = $best, but the summary says 8"
+ok "cluster --k auto on circle-of-gaussians: k = 8 (best of 9 silhouettes), labels 0..7, data columns unchanged"
+
+cmp -s "$tmp/clustered.csv" <("$flowtape" cluster --data "$tmp/cog2000.csv" --label-column label --seed 3 --quiet) ||
+  fail "cluster differs for the same seed"
+cmp -s "$tmp/clustered.csv" <("$flowtape" cluster --data "$tmp/cog2000.csv" --label-column label --seed 3 --k 8 --quiet) ||
+  fail "cluster --k 8 differs from the k = 8 that --k auto chose"
+"$flowtape" cluster --data "$tmp/cog2000.csv" --label-column label --seed 3 --k 8 --quiet >/dev/null 2>"$tmp/quiet.err"
+[[ ! -s "$tmp/quiet.err" ]] || fail "cluster --quiet wrote to stderr: $(<"$tmp/quiet.err")"
+ok "cluster: same seed same labels; --k 8 equals auto's choice of 8; --quiet is silent"
+
+# A weights column is left out of the data like the labels; a sampled silhouette still finds 8.
+awk -F, 'NR == 1 { print $0 ",w"; next } { print $0 "," NR % 3 + 1 }' "$tmp/cog2000.csv" >"$tmp/weighted.csv"
+"$flowtape" cluster --data "$tmp/weighted.csv" --label-column label --weights-column w --seed 3 --quiet \
+  --silhouette-sample 500 >"$tmp/weighted_out.csv" 2>/dev/null
+[[ $(head -1 "$tmp/weighted_out.csv") == "x0,x1,label" ]] || fail "cluster kept the weights column: $(head -1 "$tmp/weighted_out.csv")"
+"$flowtape" cluster --data "$tmp/cog2000.csv" --label-column label --seed 3 --silhouette-sample 500 2>&1 >/dev/null |
+  grep -q 'k = 8 (best silhouette' || fail "cluster --silhouette-sample 500 did not choose k = 8"
+ok "cluster: --weights-column is not data; --silhouette-sample 500 still chooses k = 8"
+
+# field_num NAME FILE: a numeric JSON field of a pretty-printed object.
+field_num() { sed -n "s/^ *\"$1\": \([-0-9.e+]*\),\{0,1\}\$/\1/p" "$2"; }
+"$flowtape" cluster-score --labels "$tmp/clustered.csv" --truth "$tmp/cog2000.csv" >"$tmp/score.json"
+[[ $(field_num n "$tmp/score.json") == 2000 && $(field_num clusters "$tmp/score.json") == 8 &&
+   $(field_num classes "$tmp/score.json") == 8 ]] || fail "cluster-score n/clusters/classes: $(<"$tmp/score.json")"
+for metric in adjusted_rand_index purity normalized_mutual_information unsupervised_accuracy; do
+  v=$(field_num $metric "$tmp/score.json")
+  awk -v v="$v" 'BEGIN { exit !(v > 0.9 && v <= 1) }' || fail "cluster-score $metric is '$v', expected in (0.9, 1]"
+done
+grep -q '"contingency_table": \[' "$tmp/score.json" && grep -q '"normalised_contingency_table": \[' "$tmp/score.json" ||
+  fail "cluster-score lacks the contingency tables"
+# The contingency table (one row per line, 8 classes by 8 clusters) adds up to N.
+table=$(sed -n '/"contingency_table": \[/,/^  \]/p' "$tmp/score.json" | grep '^    \[')
+[[ $(wc -l <<<"$table") == 8 && $(tr -d '[] ' <<<"$table" | sed 's/,$//' | awk -F, 'NF == 8 { for (i = 1; i <= NF; i++) s += $i }
+   END { print s }') == 2000 ]] || fail "the contingency table is not 8x8 summing to 2000: $table"
+ok "cluster-score of k-means against the truth: ARI, purity, NMI, accuracy in (0.9, 1]; table sums to 2000"
+
+# Renaming the classes changes no metric: a permutation of the truth scores 1 against the truth.
+awk -F, 'NR == 1 { print "class"; next } { v = ($3 + 3) % 8 + 10; print v }' "$tmp/cog2000.csv" >"$tmp/renamed.csv"
+"$flowtape" cluster-score --labels "$tmp/renamed.csv" --labels-column class --truth "$tmp/cog2000.csv" >"$tmp/self.json"
+for metric in adjusted_rand_index purity normalized_mutual_information unsupervised_accuracy; do
+  v=$(field_num $metric "$tmp/self.json")
+  awk -v v="$v" 'BEGIN { exit !(v > 1 - 1e-12 && v < 1 + 1e-12) }' || fail "cluster-score $metric of a relabelling is '$v', expected 1"
+done
+ok "cluster-score: a relabelled truth (a one-column file) scores 1 on every metric"
+
+# Every algorithm given k runs on a small set and recovers the eight classes.
+"$flowtape" datasets circle-of-gaussians -n 400 --seed 2 --labels >"$tmp/cog400.csv"
+for algo in kmeans minibatch-kmeans birch agglomerative spectral gmm; do
+  "$flowtape" cluster --algo "$algo" --data "$tmp/cog400.csv" --label-column label --k 8 --seed 1 --quiet >"$tmp/algo.csv"
+  [[ $(head -1 "$tmp/algo.csv") == "x0,x1,label" && $(rows "$tmp/algo.csv") == 400 ]] || fail "cluster --algo $algo output shape"
+  "$flowtape" cluster-score --labels "$tmp/algo.csv" --truth "$tmp/cog400.csv" >"$tmp/algo.json"
+  ari=$(field_num adjusted_rand_index "$tmp/algo.json")
+  awk -v v="$ari" 'BEGIN { exit !(v > 0.8) }' || fail "cluster --algo $algo: ARI $ari, expected > 0.8"
+  ok "cluster --algo $algo --k 8: ARI $ari against the truth"
+done
+# Mean shift finds k itself and ignores --k. Its bandwidth (scikit-learn's estimate, quantile 0.3)
+# merges neighbouring Gaussians of the eight, so it is checked on three of them, well apart.
+awk -F, 'NR == 1 || $3 == 0 || $3 == 3 || $3 == 5' "$tmp/cog400.csv" >"$tmp/three_blobs.csv"
+"$flowtape" cluster --algo meanshift --data "$tmp/three_blobs.csv" --label-column label >"$tmp/ms.csv" 2>"$tmp/ms.err"
+grep -q '^cluster: meanshift, [0-9]* rows, k = 3, silhouette' "$tmp/ms.err" || fail "meanshift summary: $(<"$tmp/ms.err")"
+cmp -s "$tmp/ms.csv" <("$flowtape" cluster --algo meanshift --data "$tmp/three_blobs.csv" --label-column label --k 8 --quiet) ||
+  fail "meanshift output depends on --k"
+"$flowtape" cluster-score --labels "$tmp/ms.csv" --truth "$tmp/three_blobs.csv" >"$tmp/ms.json"
+ari=$(field_num adjusted_rand_index "$tmp/ms.json")
+awk -v v="$ari" 'BEGIN { exit !(v > 0.9) }' || fail "cluster --algo meanshift: ARI $ari, expected > 0.9"
+ok "cluster --algo meanshift: finds k = 3 on three Gaussians (ARI $ari), ignores --k"
+
+printf 'x0,x1\n1,2\nnan,3\n4,5\n' >"$tmp/nan.csv"
+printf 'label\n1\n2.5\n' >"$tmp/frac.csv"
+head -101 "$tmp/cog2000.csv" >"$tmp/cog100.csv"
+expect_usage_error cluster --data "$tmp/missing.csv"
+expect_usage_error cluster --data "$tmp/ragged.csv"
+expect_usage_error cluster --data "$tmp/nan.csv"
+expect_usage_error cluster --algo dbscan --data "$tmp/cog100.csv" --label-column label
+expect_usage_error cluster --data "$tmp/cog100.csv" --label-column label --k 101
+expect_usage_error cluster --data "$tmp/cog100.csv" --label-column label --k eight
+expect_usage_error cluster --data "$tmp/cog100.csv" --label-column label --k 0
+expect_usage_error cluster --data "$tmp/cog100.csv" --label-column label --k-min 1
+expect_usage_error cluster --data "$tmp/cog100.csv" --label-column label --k-min 5 --k-max 4
+expect_usage_error cluster --data "$tmp/cog100.csv" --label-column label --k-max 100
+expect_usage_error cluster --data "$tmp/cog100.csv" --label-column cls
+expect_usage_error cluster --data "$tmp/cog100.csv"
+expect_usage_error cluster-score --labels "$tmp/missing.csv" --truth "$tmp/cog100.csv"
+expect_usage_error cluster-score --labels "$tmp/frac.csv" --truth "$tmp/frac.csv"
+expect_usage_error cluster-score --labels "$tmp/cog100.csv" --truth "$tmp/cog100.csv" --truth-column class
+expect_usage_error cluster-score --labels "$tmp/moons.csv" --truth "$tmp/cog100.csv"
+expect_usage_error cluster-score --labels "$tmp/clustered.csv" --truth "$tmp/cog100.csv"
+grep -q "clustered.csv has 2000 rows but .*cog100.csv has 100" "$tmp/err" || fail "the row-count error does not name both files: $(<"$tmp/err")"
+
 echo "cli-test: all passed"

@@ -33,5 +33,14 @@ Command add_logprob(CLI::App& app);
 Command add_kl(CLI::App& app);
 // `flowtape plot --model M.json --out fig.png`: density heatmap next to data or samples.
 Command add_plot(CLI::App& app);
+// `flowtape cluster --algo ALGO --data F.csv [--k K|auto]`: the rows with a cluster label column.
+Command add_cluster(CLI::App& app);
+// `flowtape cluster-score --labels a.csv --truth b.csv`: clustering metrics as JSON.
+Command add_cluster_score(CLI::App& app);
+
+// `flowtape bench pnf|…`: a paper's experiment (app/bench_cmd.cpp dispatches to app/bench_<name>.cpp).
+// argc/argv are kept for the command line printed with the results.
+Command add_bench(CLI::App& app, int argc, char** argv);
+Command add_bench_pnf(CLI::App& bench, int argc, char** argv);
 
 }  // namespace flowtape::app

@@ -1,6 +1,8 @@
-// A two-panel figure written with cairo: a density heatmap on a square [lo, hi]² next to a scatter
-// of points over the same square, as PNG or SVG (chosen by the file's extension). It knows nothing
-// about flows; app/plot_cmd.cpp evaluates a model on the grid and hands the numbers here.
+// Figures written with cairo, as PNG or SVG (chosen by the file's extension): a two-panel figure
+// (a density heatmap on a square [lo, hi]² next to a scatter of points over the same square), a grid
+// of density heatmaps like Figure 4 of the piecewise-flows paper (rows = targets, columns = target
+// and models), and a line plot (a score against k, bits/dim per model). They know nothing about
+// flows; app/plot_cmd.cpp and the benches evaluate models and hand the numbers here.
 //
 // The heatmap's colours follow a viridis-like map (dark blue-violet → teal → yellow), which is
 // perceptually ordered: equal steps in density look like equal steps in colour, and it reads in
@@ -8,6 +10,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/types.hpp"
 
@@ -37,5 +41,60 @@ Rgb colormap(double t);
 // (the function and the values named); ShapeError for points without 2 columns; IoError when
 // cairo cannot write the file.
 void write_density_figure(const std::string& path, const DensityFigure& figure);
+
+// ---- grid of heatmaps ----
+
+// One heatmap of a PanelGrid. The density has the layout of DensityFigure::density (G×G, G ≥ 2,
+// row 0 at the bottom, finite and ≥ 0); an empty one (0 elements) marks a missing run and is drawn
+// as a grey box with the word "missing". Panels may differ in G.
+struct Panel {
+    std::string title;
+    Array density;
+};
+
+// rows[r][c] is drawn at row r (top to bottom), column c (left to right). Every row must have the
+// same number of panels (a ragged grid is a ValueError: put an empty Panel where a run is missing,
+// so columns stay aligned). Column titles above the top row are the first row's titles; a panel in
+// a later row whose title differs from its column's is titled on its own, above it.
+struct PanelGrid {
+    std::vector<std::vector<Panel>> rows;
+    std::vector<std::string> row_labels;  // empty, or one per row, drawn vertically at the left
+    real lo = -4;                         // every panel shows the square [lo, hi]²
+    real hi = 4;
+    std::string title;                    // optional, drawn on top
+    bool shared_scale = false;            // one colour scale per row (its largest value) instead of per panel
+};
+
+// The size in pixels of the PNG (in points of the SVG) write_panel_grid makes of `grid`: panels of
+// 350 px a side, so a 3×4 grid is about 1600 px wide. Checks the grid like write_panel_grid.
+std::pair<int, int> panel_grid_size(const PanelGrid& grid);
+
+// Writes the grid to `path` (".png" or ".svg"), atomically like write_density_figure. Ticks are on
+// the left column and the bottom row. ValueError for another extension, a bad range, no panels, a
+// ragged grid, row_labels of the wrong count, or a density that is not square G×G (G ≥ 2) or has a
+// negative or non-finite value; IoError when the file cannot be written.
+void write_panel_grid(const std::string& path, const PanelGrid& grid);
+
+// The 2-D histogram of the points inside [lo, hi]² (edges included) as a density: bins×bins cells
+// in the layout of Panel::density (cell (i, j) counts points with y in bin i, x in bin j), each count
+// divided by (points inside) · (cell area), so it integrates to 1 over the square. Points outside,
+// including ±inf, are ignored; with none inside every cell is 0. ShapeError unless points is M×2;
+// ValueError for bins = 0, a bad range, or a NaN coordinate.
+Array histogram2d(const Array& points, std::size_t bins, real lo, real hi);
+
+// ---- line plot ----
+
+// One line: points (x[k], y[k]) joined in the given order, each marked.
+struct LineSeries {
+    std::string label;  // shown in the legend (an empty label leaves the series out of it)
+    std::vector<real> x, y;
+};
+
+// Axes fitted to all points with ticks, one colour and marker shape per series, the legend to the
+// right of the axes. Written atomically to ".png" (960×540 px) or ".svg". ValueError for another
+// extension, no series, a series with no points or with x and y of different lengths, or a
+// non-finite value.
+void write_line_plot(const std::string& path, const std::vector<LineSeries>& series, const std::string& x_label,
+                     const std::string& y_label, const std::string& title);
 
 }  // namespace flowtape::app

@@ -8,6 +8,18 @@
 // back, logprob and plot pick those columns by name), the options and a summary of the training.
 // A summary goes to stdout as JSON; progress lines go to stderr unless --quiet.
 //
+// --flow pnf is the piecewise flow (flows/piecewise.hpp): the rows are clustered (--cluster, k-means
+// by default; --k K or auto = the best silhouette over --k-min..--k-max), one MAF with --layers and
+// --hidden is trained per cluster (--threads at once), and the model file holds the pieces and
+// their weights. Its summary adds the clusters, their weights and the training cost of eq. (18).
+//
+// --flow cnf is a continuous normalizing flow (flows/cnf.hpp): --dynamics mlp (--hidden, default
+// 64,64, --activation tanh|softplus) or planar (the paper's hypernetwork planar field, --width units,
+// --hidden of the hypernetwork, default 32,32), --base gaussian (unit variance at the data mean) or
+// gmm (one unit component per class of --labels-column at the class mean; each training row scored
+// by its class, the saved model by the whole mixture), --trace exact|hutchinson (--noise), --rtol,
+// --atol, --time T, --method adjoint|backprop. The labels column is not data.
+//
 // A fit that diverges (a non-finite loss or gradient) is a failure, exit status 1 with fit's
 // message: nothing is saved, since the restored "best" parameters of a diverging run are rarely
 // what the user wanted.
@@ -30,7 +42,10 @@
 #include "core/random.hpp"
 #include "data/csv.hpp"
 #include "flows/builders.hpp"
+#include "flows/cnf.hpp"
+#include "cluster/registry.hpp"
 #include "flows/model_file.hpp"
+#include "flows/piecewise.hpp"
 #include "flows/train.hpp"
 
 namespace flowtape::app {
@@ -44,7 +59,7 @@ struct TrainOptions {
     std::string hidden = "128,128";
     std::size_t bins = 8;
     real tail_bound = 3;
-    std::size_t epochs = 200;
+    std::size_t epochs = 1000;  // with the default patience (2%), 20 epochs without improvement stop it
     std::size_t batch = 256;
     real lr = 1e-3;
     std::optional<std::size_t> patience;
@@ -52,13 +67,32 @@ struct TrainOptions {
     std::string weights_column;
     std::uint64_t seed = 0;
     bool quiet = false;
+    // pnf only
+    std::string cluster = "kmeans";
+    std::string k = "auto";
+    std::size_t k_min = 2;
+    std::size_t k_max = 20;
+    std::size_t threads = 1;
+    // cnf only
+    bool hidden_given = false;  // --hidden on the command line (else the cnf defaults)
+    std::string dynamics = "mlp";
+    std::string activation = "tanh";
+    std::size_t width = 32;
+    std::string base = "gaussian";
+    std::string labels_column;
+    std::string trace = "exact";
+    std::string noise = "rademacher";
+    std::string method = "adjoint";
+    real rtol = 1e-5;
+    real atol = 1e-5;
+    real time = 1.0;
 };
 
 // Random streams of the command, so that changing one use of randomness leaves the others alone.
 enum Stream : std::uint64_t { kWeights = 0 };
 
 const std::vector<std::string>& flow_kinds() {
-    static const std::vector<std::string> kinds{"maf", "realnvp", "nsf", "nsf-coupling"};
+    static const std::vector<std::string> kinds{"maf", "realnvp", "nsf", "nsf-coupling", "pnf", "cnf"};
     return kinds;
 }
 
@@ -81,9 +115,30 @@ std::vector<std::size_t> parse_hidden(const std::string& text) {
     return sizes;
 }
 
+// "auto" → 0 (choose by silhouette), else a positive integer.
+std::size_t parse_k(const std::string& text) {
+    if (text == "auto") return 0;
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 6 || std::stoul(text) == 0)
+        throw ValueError("train: --k must be a positive integer or auto, got '" + text + "'");
+    return std::stoul(text);
+}
+
 void check_options(const TrainOptions& o) {
     if (std::find(flow_kinds().begin(), flow_kinds().end(), o.flow) == flow_kinds().end())
-        throw ValueError("train: unknown --flow '" + o.flow + "' (one of: maf, realnvp, nsf, nsf-coupling)");
+        throw ValueError("train: unknown --flow '" + o.flow + "' (one of: maf, realnvp, nsf, nsf-coupling, pnf, cnf)");
+    if (!o.labels_column.empty() && o.flow != "cnf")
+        throw ValueError("train: --labels-column is for --flow cnf (the gmm base), not --flow " + o.flow);
+    const auto& algorithms = cluster::clustering_algorithms();
+    if (std::find(algorithms.begin(), algorithms.end(), o.cluster) == algorithms.end()) {
+        std::string names;
+        for (const auto& a : algorithms) names += (names.empty() ? "" : ", ") + a;
+        throw ValueError("train: unknown --cluster '" + o.cluster + "' (one of: " + names + ")");
+    }
+    parse_k(o.k);
+    if (o.k_min < 2 || o.k_max < o.k_min)
+        throw ValueError("train: --k-min and --k-max need 2 <= k-min <= k-max, got " + std::to_string(o.k_min) + " and " +
+                         std::to_string(o.k_max));
+    if (o.threads == 0) throw ValueError("train: --threads must be at least 1, got 0");
     if (o.layers == 0) throw ValueError("train: --layers must be at least 1, got 0");
     if (o.bins == 0) throw ValueError("train: --bins must be at least 1, got 0");
     if (!(std::isfinite(o.tail_bound) && o.tail_bound > 0))
@@ -121,6 +176,13 @@ nlohmann::json options_json(const TrainOptions& o) {
                      {"hidden", parse_hidden(o.hidden)}, {"bins", o.bins}, {"tail_bound", o.tail_bound},
                      {"epochs", o.epochs},      {"batch", o.batch}, {"lr", o.lr},
                      {"val_fraction", o.val_fraction}, {"seed", o.seed}};
+    if (o.flow == "pnf") {
+        j["cluster"] = o.cluster;
+        j["k"] = o.k;
+        j["k_min"] = o.k_min;
+        j["k_max"] = o.k_max;
+        j["threads"] = o.threads;
+    }
     j["patience"] = o.patience ? nlohmann::json(*o.patience) : nlohmann::json(nullptr);
     j["weights_column"] = o.weights_column.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.weights_column);
     return j;
@@ -136,17 +198,7 @@ nlohmann::json report_json(const FitReport& r, std::size_t parameters) {
             {"message", r.message}};
 }
 
-void run_train(const TrainOptions& o) {
-    check_options(o);
-    CsvOptions csv;
-    csv.weights_column = o.weights_column;
-    const Dataset data = read_csv(o.data, csv);  // IoError when the weights column is missing
-    DistributionPtr model = build_flow(o, data.dims());
-    const std::size_t parameters = model->parameters().scalar_count();
-    if (!o.quiet)
-        std::cerr << "train: " << o.flow << " flow, " << parameters << " parameters, " << data.rows() << " rows of "
-                  << data.dims() << " columns\n";
-
+FitOptions fit_options_of(const TrainOptions& o) {
     FitOptions fit_options;
     fit_options.epochs = o.epochs;
     fit_options.batch = o.batch;
@@ -157,7 +209,135 @@ void run_train(const TrainOptions& o) {
     fit_options.quiet = o.quiet;
     fit_options.progress = o.quiet ? nullptr : &std::cerr;
     fit_options.progress_every = std::max<std::size_t>(1, o.epochs / 10);
-    const FitReport report = fit(*model, data.x, fit_options, data.weights ? &*data.weights : nullptr);
+    return fit_options;
+}
+
+void run_train_piecewise(const TrainOptions& o, const Dataset& data) {
+    PiecewiseOptions p;
+    p.algorithm = o.cluster;
+    p.k = parse_k(o.k);
+    p.k_min = o.k_min;
+    p.k_max = std::min(o.k_max, data.rows() > 1 ? data.rows() - 1 : std::size_t{1});
+    if (p.k == 0 && p.k_max < p.k_min) p.k = 1;  // too few rows to choose: one piece
+    p.piece.layers = o.layers;
+    p.piece.hidden = parse_hidden(o.hidden);
+    p.fit = fit_options_of(o);
+    p.threads = o.threads;
+    p.seed = o.seed;
+    if (!o.quiet) std::cerr << "train: piecewise MAF, clustering " << data.rows() << " rows with " << o.cluster << "\n";
+    const PiecewiseFit fitted = fit_piecewise(data.x, p, data.weights ? &*data.weights : nullptr);
+    const PiecewiseReport& r = fitted.report;
+    if (r.diverged) throw std::runtime_error("train: " + r.message + "; no model saved");
+    nlohmann::json pieces = nlohmann::json::array();
+    for (std::size_t k = 0; k < r.k; ++k)
+        pieces.push_back({{"rows", r.rows[k]}, {"weight", r.weights[k]}, {"parameters", r.parameters[k]},
+                          {"epochs", r.fits[k].epochs_run}, {"best_val_loss", r.fits[k].best_val_loss},
+                          {"seconds", r.fits[k].seconds}});
+    nlohmann::json summary{{"clusters", r.k},
+                           {"cluster_algorithm", o.cluster},
+                           {"pieces", pieces},
+                           {"parameters", fitted.model->parameters().scalar_count()},
+                           {"cost", r.cost},
+                           {"cluster_seconds", r.cluster_seconds},
+                           {"seconds", r.train_seconds},
+                           {"serial_seconds", r.serial_seconds},
+                           {"message", r.message}};
+    if (!r.ks.empty()) summary["silhouette"] = {{"k", r.ks}, {"score", r.silhouettes}};
+    if (!r.clustering_note.empty()) summary["note"] = r.clustering_note;
+    const nlohmann::json extra{{"columns", data.columns}, {"options", options_json(o)}, {"report", summary}};
+    save_model(*fitted.model, o.out, extra);
+    if (!o.quiet) std::cerr << "train: " << r.message << "\ntrain: saved " << o.out << "\n";
+    summary["flow"] = o.flow;
+    summary["out"] = o.out;
+    summary["rows"] = data.rows();
+    summary["columns"] = data.columns;
+    std::cout << summary.dump(2) << '\n';
+}
+
+// The continuous flow: its own CSV options (the labels column), base, dynamics and options.
+DistributionPtr build_cnf(const TrainOptions& o, const Dataset& data) {
+    const std::vector<std::size_t> hidden =
+        parse_hidden(o.hidden_given ? o.hidden : (o.dynamics == "planar" ? "32,32" : "64,64"));
+    Rng rng = Rng::stream(o.seed, kWeights);
+    CnfDynamicsPtr dynamics;
+    if (o.dynamics == "mlp")
+        dynamics = std::make_unique<MlpDynamics>(data.dims(), hidden, activation_from_name(o.activation), rng);
+    else if (o.dynamics == "planar")
+        dynamics = std::make_unique<PlanarDynamics>(data.dims(), o.width, hidden, rng);
+    else
+        throw ValueError("train: unknown --dynamics '" + o.dynamics + "' (mlp or planar)");
+    CnfOptions c;
+    c.T = o.time;
+    c.rtol = o.rtol;
+    c.atol = o.atol;
+    c.trace = trace_kind_from_name(o.trace);
+    c.noise = noise_kind_from_name(o.noise);
+    c.method = ode_method_from_name(o.method);
+    c.seed = o.seed;
+    if (o.base == "gaussian") return std::make_unique<ContinuousFlow>(std::move(dynamics), make_cnf_gaussian_base(data.x), c);
+    if (o.base != "gmm") throw ValueError("train: unknown --base '" + o.base + "' (gaussian or gmm)");
+    std::vector<std::int64_t> classes;
+    DistributionPtr base = make_cnf_class_base(data.x, *data.labels, classes);
+    return std::make_unique<ContinuousFlow>(std::move(dynamics), std::move(base), c, classes);
+}
+
+void run_train_cnf(const TrainOptions& o) {
+    if (o.base == "gmm" && o.labels_column.empty())
+        throw ValueError("train: --base gmm needs --labels-column (the class of each row) for " + o.data);
+    CsvOptions csv;
+    csv.weights_column = o.weights_column;
+    csv.labels_column = o.labels_column;
+    const Dataset data = read_csv(o.data, csv);  // IoError when a named column is missing
+    DistributionPtr model = build_cnf(o, data);
+    auto& flow = static_cast<ContinuousFlow&>(*model);
+    const std::size_t parameters = model->parameters().scalar_count();
+    if (!o.quiet)
+        std::cerr << "train: cnf (" << o.dynamics << " dynamics, " << o.base << " base, " << o.trace << " trace), "
+                  << parameters << " parameters, " << data.rows() << " rows of " << data.dims() << " columns\n";
+    const Array* weights = data.weights ? &*data.weights : nullptr;
+    FitReport report;
+    if (flow.classes().empty()) {
+        report = fit(flow, data.x, fit_options_of(o), weights);
+    } else {
+        CnfClassTraining by_class(flow);  // each training row scored by its class's component
+        const Array one_hot = flow.class_one_hot(*data.labels);
+        report = fit(by_class, data.x, fit_options_of(o), weights, &one_hot);
+    }
+    if (report.diverged) throw std::runtime_error("train: " + report.message + "; no model saved");
+
+    nlohmann::json summary = report_json(report, parameters);
+    nlohmann::json options = options_json(o);
+    options["hidden"] = flow.dynamics().config().at("hidden");
+    options.update({{"dynamics", o.dynamics}, {"base", o.base}, {"trace", o.trace}, {"noise", o.noise},
+                    {"method", o.method}, {"rtol", o.rtol}, {"atol", o.atol}, {"time", o.time},
+                    {"labels_column", o.labels_column.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.labels_column)}});
+    if (o.dynamics == "planar") options["width"] = o.width;
+    if (o.dynamics == "mlp") options["activation"] = o.activation;
+    const nlohmann::json extra{{"columns", data.columns}, {"options", options}, {"report", summary}};
+    save_model(*model, o.out, extra);
+    if (!o.quiet) std::cerr << "train: saved " << o.out << "\n";
+    summary["flow"] = o.flow;
+    summary["out"] = o.out;
+    summary["rows"] = data.rows();
+    summary["columns"] = data.columns;
+    if (!flow.classes().empty()) summary["classes"] = flow.classes();
+    std::cout << summary.dump(2) << '\n';
+}
+
+void run_train(const TrainOptions& o) {
+    check_options(o);
+    if (o.flow == "cnf") return run_train_cnf(o);
+    CsvOptions csv;
+    csv.weights_column = o.weights_column;
+    const Dataset data = read_csv(o.data, csv);  // IoError when the weights column is missing
+    if (o.flow == "pnf") return run_train_piecewise(o, data);
+    DistributionPtr model = build_flow(o, data.dims());
+    const std::size_t parameters = model->parameters().scalar_count();
+    if (!o.quiet)
+        std::cerr << "train: " << o.flow << " flow, " << parameters << " parameters, " << data.rows() << " rows of "
+                  << data.dims() << " columns\n";
+
+    const FitReport report = fit(*model, data.x, fit_options_of(o), data.weights ? &*data.weights : nullptr);
     if (report.diverged) throw std::runtime_error("train: " + report.message + "; no model saved");
 
     nlohmann::json summary = report_json(report, parameters);
@@ -177,7 +357,8 @@ void run_train(const TrainOptions& o) {
 Command add_train(CLI::App& app) {
     auto o = std::make_shared<TrainOptions>();
     CLI::App* sub = app.add_subcommand("train", "Fit a flow to the rows of a CSV file and save it as a model file");
-    sub->add_option("--flow", o->flow, "Flow kind: maf, realnvp, nsf (autoregressive splines), nsf-coupling")
+    sub->add_option("--flow", o->flow,
+                    "Flow kind: maf, realnvp, nsf (autoregressive splines), nsf-coupling, pnf (piecewise MAF), cnf (continuous)")
         ->capture_default_str();
     sub->add_option("--data", o->data, "CSV file of training rows (every column but the weights is data)")->required();
     sub->add_option("--out", o->out, "Model file to write (JSON)")->required();
@@ -199,8 +380,37 @@ Command add_train(CLI::App& app) {
     sub->add_option("--weights-column", o->weights_column, "Column of per-row weights (not data)");
     sub->add_option("--seed", o->seed, "Seed of the initial weights, the split and the shuffles")->capture_default_str()
         ->check(unsigned_integer());
+    sub->add_option("--cluster", o->cluster,
+                    "pnf: clustering algorithm (kmeans, minibatch-kmeans, meanshift, birch, agglomerative, spectral, gmm)")
+        ->capture_default_str();
+    sub->add_option("--k", o->k, "pnf: number of clusters, or auto (best silhouette over --k-min..--k-max)")
+        ->capture_default_str();
+    sub->add_option("--k-min", o->k_min, "pnf: smallest k tried by --k auto")->capture_default_str()
+        ->check(unsigned_integer());
+    sub->add_option("--k-max", o->k_max, "pnf: largest k tried by --k auto")->capture_default_str()
+        ->check(unsigned_integer());
+    sub->add_option("--threads", o->threads, "pnf: pieces trained at once")->capture_default_str()
+        ->check(unsigned_integer());
+    sub->add_option("--dynamics", o->dynamics, "cnf: vector field, mlp (time concatenated) or planar (hypernetwork)")
+        ->capture_default_str();
+    sub->add_option("--activation", o->activation, "cnf, mlp dynamics: tanh or softplus")->capture_default_str();
+    sub->add_option("--width", o->width, "cnf, planar dynamics: planar units")->capture_default_str()
+        ->check(unsigned_integer());
+    sub->add_option("--base", o->base, "cnf: gaussian (at the data mean) or gmm (a component per class)")
+        ->capture_default_str();
+    sub->add_option("--labels-column", o->labels_column, "cnf: column of integer class labels (not data)");
+    sub->add_option("--trace", o->trace, "cnf: exact or hutchinson (training only; evaluation is exact)")
+        ->capture_default_str();
+    sub->add_option("--noise", o->noise, "cnf: Hutchinson noise, rademacher or gaussian")->capture_default_str();
+    sub->add_option("--rtol", o->rtol, "cnf: ODE relative tolerance")->capture_default_str();
+    sub->add_option("--atol", o->atol, "cnf: ODE absolute tolerance")->capture_default_str();
+    sub->add_option("--time", o->time, "cnf: integration time T")->capture_default_str();
+    sub->add_option("--method", o->method, "cnf: gradients by adjoint or backprop")->capture_default_str();
     sub->add_flag("--quiet", o->quiet, "No progress on stderr");
-    return {sub, [o] { run_train(*o); }};
+    return {sub, [o, sub] {
+                o->hidden_given = sub->count("--hidden") > 0;
+                run_train(*o);
+            }};
 }
 
 }  // namespace flowtape::app

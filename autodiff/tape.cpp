@@ -1,6 +1,7 @@
 #include "autodiff/tape.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <string>
 
 namespace flowtape {
@@ -9,8 +10,9 @@ namespace {
 std::uint64_t next_epoch_base() {
     // Epochs of different tapes never coincide, so a Var from another tape is recognised even if
     // its index happens to be in range.
-    static std::uint64_t counter = 0;
-    return (++counter) << 32;
+    // Atomic: tapes are made on several threads at once (the pieces of a piecewise flow train in parallel).
+    static std::atomic<std::uint64_t> counter{0};
+    return (counter.fetch_add(1) + 1) << 32;
 }
 
 std::string node_label(const Node& n, std::uint32_t i) {

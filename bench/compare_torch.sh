@@ -9,10 +9,11 @@
 # torch ms and torch/flowtape per batch and thread count, with the targets (>= 3x at batch 128,
 # >= 2x at 1024 and 4096) marked met or not met, plus the machine, versions, date and load.
 #
-# Usage: bench/compare_torch.sh [--build DIR] [--threads "1 2"] [--quick] [--keep DIR]
+# Usage: bench/compare_torch.sh [--build DIR] [--threads "1 2"] [--quick] [--phases] [--keep DIR]
 #   --build DIR   the Meson build directory holding bench/bench_made_step (default: build)
 #   --threads     the thread counts to compare (default: "1 2")
 #   --quick       fewer repetitions (a smoke run; figures are noisier)
+#   --phases      also time the phases of a step (forward, backward, Adam, ...) on both sides
 #   --keep DIR    keep the raw outputs (JSON and flowtape's own table) in DIR
 set -euo pipefail
 
@@ -22,6 +23,7 @@ root=$(dirname "$here")
 build="$root/build"
 threads="1 2"
 quick=""
+phases=""
 keep=""
 flowtape_status=0
 while [ $# -gt 0 ]; do
@@ -29,6 +31,7 @@ while [ $# -gt 0 ]; do
         --build) build=$(cd "$2" && pwd); shift 2 ;;
         --threads) threads="$2"; shift 2 ;;
         --quick) quick="--quick"; shift ;;
+        --phases) phases="--phases"; shift ;;
         --keep) keep="$2"; shift 2 ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "compare_torch.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -63,17 +66,17 @@ echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for n in $threads; do
     echo "-- $n thread(s): flowtape" >&2
     # bench_made_step exits 1 when a warm step allocated on the tape: note it, keep comparing.
-    OPENBLAS_NUM_THREADS=$n OMP_NUM_THREADS=$n "$exe" --threads "$n" $quick --json "$out/flowtape_$n.json" \
+    OPENBLAS_NUM_THREADS=$n OMP_NUM_THREADS=$n "$exe" --threads "$n" $quick $phases --json "$out/flowtape_$n.json" \
         > "$out/flowtape_$n.txt" || flowtape_status=$?
     echo "-- $n thread(s): torch" >&2
-    OPENBLAS_NUM_THREADS=$n OMP_NUM_THREADS=$n "$python" "$here/torch_made_step.py" --threads "$n" $quick \
+    OPENBLAS_NUM_THREADS=$n OMP_NUM_THREADS=$n "$python" "$here/torch_made_step.py" --threads "$n" $quick $phases \
         > "$out/torch_$n.json"
     if [ "$n" -gt 1 ]; then
         # torch's OpenMP pool and OpenBLAS's pthreads pool contend for the cores when both have n > 1
         # threads; torch with a one-thread pool of its own (gemm still on n threads) is often faster.
         echo "-- $n thread(s): torch, intra-op pool of 1 thread" >&2
         OPENBLAS_NUM_THREADS=$n OMP_NUM_THREADS=1 "$python" "$here/torch_made_step.py" --threads "$n" \
-            --intra-op-threads 1 $quick > "$out/torch_${n}_intra1.json"
+            --intra-op-threads 1 $quick $phases > "$out/torch_${n}_intra1.json"
     fi
 done
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -123,6 +126,17 @@ print("torch/flowtape: the faster of torch and torch* over flowtape; the target 
 print("gemm ms: flowtape's gemm calls alone; step/gemm: flowtape step / gemm (target <= 1.4 at batch 1024).")
 print("ceiling: the same torch time / gemm ms, the speed-up flowtape would show if its step cost nothing")
 print("  but its gemm calls (torch makes the same 8 gemm calls through the same OpenBLAS).")
+if "phases_ms" in flowtape[0]["results"][0]:
+    print()
+    print("phases of a step, median ms of each (forward includes the loss; flowtape's reset is in its total):")
+    names = ["forward", "backward", "adam.step", "zero_grad"]
+    print(f"{'batch':>6} {'threads':>7} {'':>9}" + "".join(f" {n:>10}" for n in names))
+    for fj, tj, tij in zip(flowtape, torch, torch_intra1):
+        sides = [("flowtape", fj), ("torch", tj)] + ([("torch*", tij)] if tij else [])
+        for r in fj["results"]:
+            for label, side in sides:
+                row = next(x for x in side["results"] if x["batch"] == r["batch"])
+                print(f"{r['batch']:>6} {r['threads']:>7} {label:>9}" + "".join(f" {row['phases_ms'][n]:>10.4f}" for n in names))
 for fj in flowtape:
     bad = [r for r in fj["results"] if r["warm_allocations"] != 0]
     if bad:

@@ -186,9 +186,44 @@ double dense_macs_per_row(const ParameterList& params) {
     return total;
 }
 
+// The (in, out) shape of every weight matrix of the flow (parameters named "*weight", 2-D).
+std::vector<Shape> weight_shapes(const ParameterList& params) {
+    std::vector<Shape> out;
+    for (const NamedParameter& p : params.items()) {
+        const std::string& n = p.name;
+        if (n.size() >= 6 && n.compare(n.size() - 6, 6, "weight") == 0) out.push_back(p.parameter->shape());
+    }
+    return out;
+}
+
+// The time of the step's dense products alone: for every weight matrix W (in×out) at N rows, the
+// three gemm calls of a training step (Y = X·W, ∂X = ∂Y·Wᵀ, ∂W = Xᵀ·∂Y; with `backward` false
+// only the first), at exactly the step's shapes, with nothing else around them. Unlike the
+// square-dgemm floor this one runs thin products at the rate they really get; it still leaves out
+// every elementwise op, so the step cannot beat it. (∂X of each network's first matrix is counted
+// although the step needs it only where the input depends on parameters: a few percent at most.)
+double gemm_only_ms(const std::vector<Shape>& shapes, std::size_t n, bool backward, double seconds) {
+    Rng rng(11);
+    struct Buffers { Array x, w, y, dx, dw; };
+    std::vector<Buffers> bufs;
+    for (const Shape& s : shapes)
+        bufs.push_back({rng.normal_array(n, s[0]), rng.normal_array(s[0], s[1]), Array::from_shape({n, s[1]}),
+                        Array::from_shape({n, s[0]}), Array::from_shape({s[0], s[1]})});
+    return median_ms(
+        [&] {
+            for (Buffers& b : bufs) {
+                xt::blas::gemm(b.x, b.w, b.y, false, false, 1.0, 0.0);
+                if (!backward) continue;
+                xt::blas::gemm(b.y, b.w, b.dx, false, true, 1.0, 0.0);
+                xt::blas::gemm(b.x, b.y, b.dw, true, false, 1.0, 0.0);
+            }
+        },
+        seconds, 20);
+}
+
 struct BatchResult {
     std::size_t batch = 0;
-    double step_ms = 0, floor_ms = 0;
+    double step_ms = 0, floor_ms = 0, gemm_ms = 0;
     double samples_per_s() const { return static_cast<double>(batch) / (step_ms * 1e-3); }
 };
 
@@ -198,6 +233,7 @@ struct FlowResult {
     double gflops = 0, macs_per_row = 0;
     std::vector<BatchResult> batches;
     double log_prob_ms = 0, sample_ms = 0, log_prob_floor_ms = 0, sample_floor_ms = 0;
+    double log_prob_gemm_ms = 0, sample_gemm_ms = 0;
     real first_loss = 0, last_loss = 0;
 };
 
@@ -231,6 +267,7 @@ FlowResult run_flow(const std::string& kind, int threads, double gflops, const O
         b.batch = batch;
         b.step_ms = median_ms(step, seconds, 20);
         b.floor_ms = 6.0 * static_cast<double>(batch) * r.macs_per_row / (gflops * 1e6);
+        b.gemm_ms = gemm_only_ms(weight_shapes(params), batch, true, seconds);
         r.batches.push_back(b);
         r.last_loss = loss_value;
     }
@@ -260,6 +297,8 @@ FlowResult run_flow(const std::string& kind, int threads, double gflops, const O
     const double passes = kind == "realnvp" ? 1.0 : 2.0;  // D = 2 inverse passes for the autoregressive flows
     r.log_prob_floor_ms = 2.0 * static_cast<double>(n) * r.macs_per_row / (gflops * 1e6);
     r.sample_floor_ms = passes * r.log_prob_floor_ms;
+    r.log_prob_gemm_ms = gemm_only_ms(weight_shapes(flow->parameters()), n, false, seconds);
+    r.sample_gemm_ms = passes * r.log_prob_gemm_ms;
     return r;
 }
 
@@ -272,20 +311,23 @@ void print_header(const Options& o) {
                 XTENSOR_VERSION_MINOR, XTENSOR_VERSION_PATCH, XTENSOR_BLAS_VERSION_MAJOR, XTENSOR_BLAS_VERSION_MINOR,
                 XTENSOR_BLAS_VERSION_PATCH, openblas_config().c_str(), __GNUC__, __GNUC_MINOR__);
     std::printf("timing:    median of single calls after warm-up (~%.1f s each)\n", o.quick ? 0.3 : 1.5);
-    std::printf("floor:     dense FLOPs (step 6*N*in*out per weight, log_prob 2*N*in*out, sampling x D passes for AR) / square dgemm rate\n\n");
+    std::printf("floor:     dense FLOPs (step 6*N*in*out per weight, log_prob 2*N*in*out, sampling x D passes for AR) / square dgemm rate\n");
+    std::printf("gemm:      the same products timed alone at the step's own shapes (thin ones run below the square rate)\n\n");
 }
 
 void print_results(const std::vector<FlowResult>& results) {
-    std::printf("%-8s %3s %7s %6s %10s %10s %10s %7s\n", "flow", "thr", "GFLOP/s", "batch", "step ms", "floor ms",
-                "samples/s", "x floor");
+    std::printf("%-8s %3s %7s %6s %10s %10s %10s %10s %7s %7s\n", "flow", "thr", "GFLOP/s", "batch", "step ms",
+                "floor ms", "gemm ms", "samples/s", "x floor", "x gemm");
     for (const FlowResult& r : results)
         for (const BatchResult& b : r.batches)
-            std::printf("%-8s %3d %7.2f %6zu %10.4f %10.4f %10.0f %7.2f\n", r.flow.c_str(), r.threads, r.gflops, b.batch,
-                        b.step_ms, b.floor_ms, b.samples_per_s(), b.step_ms / b.floor_ms);
-    std::printf("\n%-8s %3s %12s %12s %12s %12s\n", "flow", "thr", "log_prob ms", "(floor)", "sample ms", "(floor)");
+            std::printf("%-8s %3d %7.2f %6zu %10.4f %10.4f %10.4f %10.0f %7.2f %7.2f\n", r.flow.c_str(), r.threads,
+                        r.gflops, b.batch, b.step_ms, b.floor_ms, b.gemm_ms, b.samples_per_s(), b.step_ms / b.floor_ms,
+                        b.step_ms / b.gemm_ms);
+    std::printf("\n%-8s %3s %12s %12s %12s %12s %12s %12s\n", "flow", "thr", "log_prob ms", "(floor)", "(gemm)",
+                "sample ms", "(floor)", "(gemm)");
     for (const FlowResult& r : results)
-        std::printf("%-8s %3d %12.3f %12.3f %12.3f %12.3f\n", r.flow.c_str(), r.threads, r.log_prob_ms,
-                    r.log_prob_floor_ms, r.sample_ms, r.sample_floor_ms);
+        std::printf("%-8s %3d %12.3f %12.3f %12.3f %12.3f %12.3f %12.3f\n", r.flow.c_str(), r.threads, r.log_prob_ms,
+                    r.log_prob_floor_ms, r.log_prob_gemm_ms, r.sample_ms, r.sample_floor_ms, r.sample_gemm_ms);
 }
 
 void write_json(const std::string& path, const Options& o, const std::vector<FlowResult>& results) {
@@ -299,12 +341,13 @@ void write_json(const std::string& path, const Options& o, const std::vector<Flo
         f << "    {\"flow\": \"" << r.flow << "\", \"threads\": " << r.threads << ", \"gemm_gflops\": " << r.gflops
           << ", \"dense_macs_per_row\": " << r.macs_per_row << ", \"log_prob_ms\": " << r.log_prob_ms
           << ", \"sample_ms\": " << r.sample_ms << ", \"log_prob_floor_ms\": " << r.log_prob_floor_ms
-          << ", \"sample_floor_ms\": " << r.sample_floor_ms << ", \"first_loss\": " << r.first_loss
+          << ", \"sample_floor_ms\": " << r.sample_floor_ms << ", \"log_prob_gemm_ms\": " << r.log_prob_gemm_ms
+          << ", \"sample_gemm_ms\": " << r.sample_gemm_ms << ", \"first_loss\": " << r.first_loss
           << ", \"last_loss\": " << r.last_loss << ", \"batches\": [";
         for (std::size_t j = 0; j < r.batches.size(); ++j) {
             const BatchResult& b = r.batches[j];
             f << (j ? ", " : "") << "{\"batch\": " << b.batch << ", \"step_ms\": " << b.step_ms
-              << ", \"floor_ms\": " << b.floor_ms << ", \"samples_per_s\": " << b.samples_per_s() << "}";
+              << ", \"floor_ms\": " << b.floor_ms << ", \"gemm_ms\": " << b.gemm_ms << ", \"samples_per_s\": " << b.samples_per_s() << "}";
         }
         f << "]}" << (k + 1 < results.size() ? "," : "") << "\n";
     }

@@ -12,8 +12,12 @@
 // rounds is sized so that one configuration takes about 1 s (0.2 s with --quick).
 // The bench also checks that a warm step allocates nothing on the tape.
 //
-// Usage: bench_made_step [--quick] [--json FILE] [--batches 128,1024,4096] [--threads 1,2]
+// --phases also times the phases of a step (forward with the loss, backward, Adam step, zero_grad,
+// reset) one by one, to show where the time beyond the gemm calls goes.
+//
+// Usage: bench_made_step [--quick] [--phases] [--json FILE] [--batches 128,1024,4096] [--threads 1,2]
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -52,6 +56,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Options {
     bool quick = false;
+    bool phases = false;
     std::string json_path;
     std::vector<std::size_t> batches{128, 1024, 4096};
     std::vector<int> threads{1, 2};
@@ -83,6 +88,8 @@ Options parse_options(int argc, char** argv) {
         const bool has_value = k + 1 < argc;
         if (a == "--quick") {
             o.quick = true;
+        } else if (a == "--phases") {
+            o.phases = true;
         } else if (a == "--json" && has_value) {
             o.json_path = argv[++k];
         } else if (a == "--batches" && has_value) {
@@ -91,7 +98,7 @@ Options parse_options(int argc, char** argv) {
             o.threads.clear();
             for (std::size_t n : parse_list(argv[++k], "--threads")) o.threads.push_back(static_cast<int>(n));
         } else if (a == "--help" || a == "-h") {
-            std::cout << "usage: bench_made_step [--quick] [--json FILE] [--batches 128,1024,4096] [--threads 1,2]\n";
+            std::cout << "usage: bench_made_step [--quick] [--phases] [--json FILE] [--batches 128,1024,4096] [--threads 1,2]\n";
             std::exit(0);
         } else {
             throw ValueError("bench_made_step: unknown option or missing value: '" + a + "' (see --help)");
@@ -205,8 +212,16 @@ Array make_batch(std::size_t n, Rng& rng) {
     return x;
 }
 
+// The phases of a step, for --phases: `mark(k)` is called as phase k ends.
+enum Phase { kForward, kBackward, kAdamStep, kZeroGrad, kReset, kPhases };
+const char* const kPhaseNames[kPhases] = {"forward", "backward", "adam.step", "zero_grad", "reset"};
+struct NoMarks {
+    void operator()(int) const {}
+};
+
 // One full step; returns the loss.
-real train_step(Tape& t, Made& made, Adam& adam, const Array& batch) {
+template <class Marks = NoMarks>
+real train_step(Tape& t, Made& made, Adam& adam, const Array& batch, Marks mark = {}) {
     const std::size_t d = batch.shape()[1];
     const Var x = t.constant(batch);
     const Var out = made.forward(x);
@@ -215,12 +230,34 @@ real train_step(Tape& t, Made& made, Adam& adam, const Array& batch) {
     const Var u = mul(sub(x, mu), exp(neg(alpha)));
     const Var per_row = sum(add(mul_scalar(square(u), 0.5), alpha), 1);
     const Var loss = add_scalar(mean(per_row), 0.5 * static_cast<real>(d) * std::log(2 * std::numbers::pi));
+    mark(kForward);
     t.backward(loss);
     const real value = loss.item();
+    mark(kBackward);
     adam.step();
+    mark(kAdamStep);
     adam.zero_grad();
+    mark(kZeroGrad);
     t.reset();
+    mark(kReset);
     return value;
+}
+
+// The median time of each phase over `reps` steps (--phases): where a step's time goes.
+std::array<double, kPhases> time_phases(Tape& t, Made& made, Adam& adam, const Array& batch, std::size_t reps) {
+    std::array<std::vector<double>, kPhases> ms;
+    for (auto& v : ms) v.resize(reps);
+    for (std::size_t r = 0; r < reps; ++r) {
+        auto last = Clock::now();
+        train_step(t, made, adam, batch, [&](int phase) {
+            const auto now = Clock::now();
+            ms[phase][r] = std::chrono::duration<double, std::milli>(now - last).count();
+            last = now;
+        });
+    }
+    std::array<double, kPhases> median{};
+    for (int k = 0; k < kPhases; ++k) median[k] = summarize(ms[k]).median_ms;
+    return median;
 }
 
 // ---- the gemm calls alone ----
@@ -265,6 +302,7 @@ struct Result {
     int threads = 0;
     Timing step, gemm;
     std::size_t warm_allocations = 0;  // tape allocations over all timed steps (must be 0)
+    std::array<double, kPhases> phase_ms{};  // with --phases: the median of each phase
     real first_loss = 0, last_loss = 0;
     double ratio() const { return step.median_ms / gemm.median_ms; }
     double samples_per_second() const { return static_cast<double>(batch) / (step.median_ms * 1e-3); }
@@ -304,6 +342,7 @@ Result run_config(std::size_t batch, int threads, const Options& o) {
         time_interleaved([&] { last = train_step(tape, made, adam, data); }, [&] { gemms.run(); }, seconds, min_reps);
     r.last_loss = last;
     r.warm_allocations = (after_check - before_check) + (tape.allocations() - before_timing);
+    if (o.phases) r.phase_ms = time_phases(tape, made, adam, data, std::max<std::size_t>(min_reps, r.step.reps / 2));
     return r;
 }
 
@@ -339,6 +378,22 @@ void print_table(const std::vector<Result>& results) {
                         r.ratio() <= 1.4 ? "target met" : "target NOT met");
 }
 
+void print_phases(const std::vector<Result>& results) {
+    std::printf("\nphases of a step (median ms of each, timed one by one; forward includes the loss):\n");
+    std::printf("%6s %7s", "batch", "threads");
+    for (const char* name : kPhaseNames) std::printf(" %10s", name);
+    std::printf(" %10s\n", "sum");
+    for (const Result& r : results) {
+        std::printf("%6zu %7d", r.batch, r.threads);
+        double total = 0;
+        for (double ms : r.phase_ms) {
+            std::printf(" %10.4f", ms);
+            total += ms;
+        }
+        std::printf(" %10.4f\n", total);
+    }
+}
+
 std::string json_escape(const std::string& s) {
     std::string out;
     for (char c : s) {
@@ -367,7 +422,13 @@ void write_json(const std::string& path, const Options& o, const std::vector<Res
           << ", \"step_min_ms\": " << r.step.min_ms << ", \"step_reps\": " << r.step.reps << ", \"gemm_ms\": " << r.gemm.median_ms
           << ", \"gemm_reps\": " << r.gemm.reps << ", \"ratio\": " << r.ratio() << ", \"samples_per_s\": " << r.samples_per_second()
           << ", \"warm_allocations\": " << r.warm_allocations << ", \"first_loss\": " << r.first_loss
-          << ", \"last_loss\": " << r.last_loss << "}" << (k + 1 < results.size() ? "," : "") << "\n";
+          << ", \"last_loss\": " << r.last_loss;
+        if (o.phases) {
+            f << ", \"phases_ms\": {";
+            for (int k = 0; k < kPhases; ++k) f << (k ? ", " : "") << "\"" << kPhaseNames[k] << "\": " << r.phase_ms[k];
+            f << "}";
+        }
+        f << "}" << (k + 1 < results.size() ? "," : "") << "\n";
     }
     f << "  ]\n}\n";
     if (!f) throw IoError("bench_made_step: failed while writing '" + path + "'");
@@ -383,6 +444,7 @@ int main(int argc, char** argv) {
         for (int threads : o.threads)
             for (std::size_t batch : o.batches) results.push_back(run_config(batch, threads, o));
         print_table(results);
+        if (o.phases) print_phases(results);
         if (!o.json_path.empty()) write_json(o.json_path, o, results);
 
         bool clean = true;

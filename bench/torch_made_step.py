@@ -7,7 +7,8 @@ ReLU), the MAF Gaussian negative log-likelihood
     mu = out[:, :D], alpha = out[:, D:], u = (x - mu) * exp(-alpha),
     loss = mean over rows of sum_i (u_i^2 / 2 + alpha_i) + (D/2) log 2 pi,
 and one step = forward, backward, Adam step, zero_grad. Each figure is the median of single-step
-timings after a warm-up, with the number of steps sized to fill about 0.7 s (0.15 s with --quick).
+timings after a warm-up, with the number of steps sized to fill about 0.7 s (0.15 s with --quick);
+--phases adds the median of each phase of a step, timed one by one.
 
 Run with Debian's interpreter (/usr/bin/python3, which has python3-torch), and set
 OPENBLAS_NUM_THREADS to the thread count as well: torch.set_num_threads sets torch's own (OpenMP)
@@ -79,16 +80,43 @@ def make_batch(n, generator):
     return x
 
 
-def train_step(model, optimizer, x):
+PHASES = ("forward", "backward", "adam.step", "zero_grad")
+
+
+def train_step(model, optimizer, x, mark=None):
+    """One step; `mark(k)` (for --phases) is called as phase k of PHASES ends."""
     d = x.shape[1]
     out = model(x)
     mu, alpha = out[:, :d], out[:, d:]
     u = (x - mu) * torch.exp(-alpha)
     loss = (0.5 * u.square() + alpha).sum(dim=1).mean() + 0.5 * d * math.log(2 * math.pi)
+    if mark:
+        mark(0)
     loss.backward()
+    if mark:
+        mark(1)
     optimizer.step()
+    if mark:
+        mark(2)
     optimizer.zero_grad(set_to_none=True)
+    if mark:
+        mark(3)
     return loss.detach()
+
+
+def time_phases(model, optimizer, x, reps):
+    """The median time of each phase of a step over `reps` steps, in ms."""
+    ms = [[] for _ in PHASES]
+    for _ in range(reps):
+        last = [time.perf_counter()]
+
+        def mark(k):
+            now = time.perf_counter()
+            ms[k].append((now - last[0]) * 1e3)
+            last[0] = now
+
+        train_step(model, optimizer, x, mark)
+    return {name: statistics.median(v) for name, v in zip(PHASES, ms)}
 
 
 def time_calls(call, seconds, min_reps):
@@ -119,7 +147,7 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def run(batch, threads, intra_op_threads, quick):
+def run(batch, threads, intra_op_threads, quick, phases):
     torch.set_num_threads(intra_op_threads)
     torch.manual_seed(20240501)
     generator = torch.Generator().manual_seed(20240501)
@@ -133,7 +161,7 @@ def run(batch, threads, intra_op_threads, quick):
         last[0] = train_step(model, optimizer, x)
 
     median, fastest, reps = time_calls(call, 0.15 if quick else 0.7, 10 if quick else 30)
-    return {
+    result = {
         "batch": batch,
         "threads": threads,
         "intra_op_threads": intra_op_threads,
@@ -144,6 +172,9 @@ def run(batch, threads, intra_op_threads, quick):
         "first_loss": first_loss,
         "last_loss": float(last[0]),
     }
+    if phases:
+        result["phases_ms"] = time_phases(model, optimizer, x, max(10 if quick else 30, reps // 2))
+    return result
 
 
 def main():
@@ -153,13 +184,14 @@ def main():
     parser.add_argument("--intra-op-threads", type=int, default=None,
                         help="torch.set_num_threads value (default: the --threads value)")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--phases", action="store_true", help="also time forward, backward, Adam and zero_grad apart")
     args = parser.parse_args()
     torch.set_default_dtype(torch.float64)
     results = []
     for threads in [int(t) for t in args.threads.split(",")]:
         for batch in [int(b) for b in args.batches.split(",")]:
             intra = args.intra_op_threads if args.intra_op_threads is not None else threads
-            results.append(run(batch, threads, intra, args.quick))
+            results.append(run(batch, threads, intra, args.quick, args.phases))
     json.dump(
         {
             "bench": "torch made_step",

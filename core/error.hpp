@@ -44,3 +44,14 @@ public:
 };
 
 }  // namespace flowtape
+
+namespace flowtape {
+
+// An ODE solve that cannot go on: the step limit reached (a stiff problem), the step size below its
+// minimum (a singularity). The message names the solver, the time, the step and the state's norm.
+class SolverError : public Error {
+public:
+    using Error::Error;
+};
+
+}  // namespace flowtape

@@ -12,6 +12,8 @@
 #include "flows/nsf.hpp"
 #include "flows/permutation.hpp"
 #include "flows/realnvp.hpp"
+#include "flows/resampled_base.hpp"
+#include "flows/standardize.hpp"
 
 namespace flowtape {
 namespace {
@@ -53,6 +55,8 @@ DistributionPtr make_maf_flow(const FlowSpec& spec, Rng& rng) {
     if (!known_permutation(spec.permutation))
         throw ValueError("make_maf_flow: unknown permutation '" + spec.permutation + "' (expected reverse, random or none)");
     std::vector<TransformPtr> transforms;
+    if (spec.standardize_mean.size() > 0)
+        transforms.push_back(std::make_unique<Standardize>(spec.standardize_mean, spec.standardize_scale));
     for (std::size_t k = 0; k < spec.layers; ++k) {
         if (k > 0)
             if (TransformPtr p = make_permutation(spec, rng)) transforms.push_back(std::move(p));
@@ -120,6 +124,52 @@ DistributionPtr make_nsf_coupling_flow(const FlowSpec& spec, Rng& rng) {
         add_normalisation(spec, transforms);
     }
     return std::make_unique<Flow>(make_base_distribution(spec, rng), std::move(transforms));
+}
+
+DistributionPtr make_realnvp_resampled_flow(const ResampledRealNvpSpec& spec, Rng& rng) {
+    if (spec.dim < 2) throw ValueError("make_realnvp_resampled_flow: dim must be at least 2, got " + std::to_string(spec.dim));
+    if (spec.couplings == 0) throw ValueError("make_realnvp_resampled_flow: couplings must be positive");
+    std::vector<TransformPtr> transforms;
+    for (std::size_t k = 0; k < spec.couplings; ++k) {
+        CouplingConfig c;
+        c.dim = spec.dim;
+        c.hidden = spec.hidden;
+        c.activation = spec.activation;
+        c.flip = k % 2 == 1;
+        transforms.push_back(std::make_unique<AffineCoupling>(c, rng));
+        if (spec.actnorm) transforms.push_back(std::make_unique<ActNorm>(spec.dim));
+    }
+    ResampledGaussianConfig base;
+    base.dim = spec.dim;
+    base.hidden = spec.accept_hidden;
+    base.activation = spec.activation;
+    base.truncation = spec.T;
+    base.eps = spec.eps;
+    base.n_z_samples = spec.n_z_samples;
+    base.seed = rng.next_u64();
+    return std::make_unique<Flow>(std::make_unique<ResampledGaussian>(base, rng), std::move(transforms));
+}
+
+std::size_t maf_width_for_budget(FlowSpec spec, std::size_t budget) {
+    if (budget == 0) throw ValueError("maf_width_for_budget: the parameter budget must be positive");
+    const std::size_t depth = spec.hidden.empty() ? 1 : spec.hidden.size();
+    // The count grows with w, so bisect on it; each probe builds the flow and counts (cheap at these sizes).
+    const auto count = [&](std::size_t w) {
+        spec.hidden.assign(depth, w);
+        Rng rng(0);
+        return make_maf_flow(spec, rng)->parameters().scalar_count();
+    };
+    std::size_t lo = 1, hi = 1;
+    while (count(hi) < budget && hi < 4096) hi *= 2;
+    while (hi - lo > 1) {
+        const std::size_t mid = (lo + hi) / 2;
+        (count(mid) < budget ? lo : hi) = mid;
+    }
+    const auto gap = [&](std::size_t w) {
+        const std::size_t c = count(w);
+        return c > budget ? c - budget : budget - c;
+    };
+    return gap(lo) <= gap(hi) ? lo : hi;
 }
 
 }  // namespace flowtape

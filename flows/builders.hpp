@@ -33,6 +33,9 @@ struct FlowSpec {
     std::size_t bins = 8;  // for the spline builders
     real tail_bound = 3;   // for the spline builders
     std::string base = "standard_normal";
+    // When set (1×D each), make_maf_flow puts a fixed Standardize (x − mean) / scale first, e.g.
+    // from Standardize::from_data of the training rows (flows/standardize.hpp).
+    Array standardize_mean{}, standardize_scale{};
 };
 
 // The base distribution named by spec.base; ValueError for an unknown name or dim = 0.
@@ -49,5 +52,29 @@ DistributionPtr make_realnvp_flow(const FlowSpec& spec, Rng& rng);
 //                            alternating even/odd as make_realnvp_flow (no permutations; D ≥ 2).
 DistributionPtr make_nsf_flow(const FlowSpec& spec, Rng& rng);
 DistributionPtr make_nsf_coupling_flow(const FlowSpec& spec, Rng& rng);
+
+// RealNVP on the resampled base of Stimper et al. (2022) (flows/resampled_base.hpp), the model of
+// the piecewise-flows paper's Table 1: couplings × (affine coupling [+ ActNorm]), the masks
+// alternating as make_realnvp_flow, on a ResampledGaussian with an acceptance MLP accept_hidden,
+// truncation T and running-average weight eps. The ResampledGaussian's own seed (its training-time
+// Z proposals) is drawn from rng.
+struct ResampledRealNvpSpec {
+    std::size_t dim = 2;
+    std::size_t couplings = 8;
+    std::vector<std::size_t> hidden{32, 32};
+    bool actnorm = true;
+    Activation activation = Activation::relu;
+    std::vector<std::size_t> accept_hidden{256, 256};
+    std::size_t T = 100;
+    real eps = 0.1;
+    std::size_t n_z_samples = 0;  // 0: as many proposals as the batch has rows
+};
+// The width w that gives a MAF flow with spec.layers layers and hidden layers {w, …, w} (as many as
+// spec.hidden has) the number of parameters nearest to `budget` (at least 1): how the benches give
+// models of different kinds "about the same number of parameters". ValueError for budget = 0.
+std::size_t maf_width_for_budget(FlowSpec spec, std::size_t budget);
+
+// ValueError for dim < 2 or couplings = 0 (and what the parts reject).
+DistributionPtr make_realnvp_resampled_flow(const ResampledRealNvpSpec& spec, Rng& rng);
 
 }  // namespace flowtape

@@ -8,13 +8,17 @@
 #include "core/error.hpp"
 #include "flows/actnorm.hpp"
 #include "flows/batchnorm.hpp"
+#include "flows/cnf.hpp"
 #include "flows/flow.hpp"
 #include "flows/gaussian.hpp"
 #include "flows/gmm.hpp"
 #include "flows/maf.hpp"
 #include "flows/nsf.hpp"
 #include "flows/permutation.hpp"
+#include "flows/piecewise.hpp"
+#include "flows/standardize.hpp"
 #include "flows/realnvp.hpp"
+#include "flows/resampled_base.hpp"
 
 namespace flowtape {
 namespace {
@@ -34,6 +38,7 @@ const std::map<std::string, TransformFactory>& transform_table() {
         {"maf", MafTransform::from_config},
         {"realnvp_coupling", AffineCoupling::from_config},
         {"permutation", Permutation::from_config},
+        {"standardize", Standardize::from_config},
         {"actnorm", ActNorm::from_config},
         {"batchnorm", BatchNorm::from_config},
         {"nsf", SplineAutoregressive::from_config},
@@ -55,6 +60,9 @@ const std::map<std::string, DistributionFactory>& distribution_table() {
         {"standard_normal",
          [](const nlohmann::json& c, Rng&) { return std::make_unique<StandardNormal>(c.at("dim").get<std::size_t>()); }},
         {"gmm", make_gaussian_mixture},
+        {"cnf", ContinuousFlow::from_config},
+        {"piecewise", PiecewiseFlow::from_config},
+        {"resampled_gaussian", ResampledGaussian::from_config},
         {"diagonal_gaussian",
          [](const nlohmann::json& c, Rng&) {
              const std::size_t d = c.at("dim").get<std::size_t>();

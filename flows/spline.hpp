@@ -1,6 +1,7 @@
 // Rational-quadratic splines (Durkan et al. 2019, "Neural Spline Flows"): the pure mathematics of
-// the monotone elementwise map behind the nsf transforms, recorded on the tape from existing ops.
-// No classes; flows/nsf.hpp wraps it with conditioner networks. docs/splines.md has the derivation.
+// the monotone elementwise map behind the nsf transforms, recorded on the tape as one fused op (and,
+// for testing, as the unfused composite of existing ops). No classes; flows/nsf.hpp wraps it with
+// conditioner networks. docs/splines.md has the derivation.
 //
 // Each element x of an N×D input gets its own spline of K bins on [−B, B], from unnormalised
 // (raw) parameters: K widths, K heights and K − 1 interior derivatives. With m_w, m_h, m_d the
@@ -27,9 +28,9 @@
 // (2aξ + b)² = (w · den · dy/dx)² at the root, so it is positive whenever the derivatives are.
 //
 // Tails: outside [−B, B] the map is the identity with log-determinant 0; the boundary derivatives
-// d_0 = d_K = 1 make y and dy/dx continuous there. The spline branch is always evaluated at the input
-// clamped into [−B, B], so the branch that `select` discards stays finite in value and gradient and
-// no NaN can leak from it.
+// d_0 = d_K = 1 make y and dy/dx continuous there. The fused op skips the spline for such an element;
+// the composite reference evaluates its spline branch at the input clamped into [−B, B], so the
+// branch that `select` discards stays finite in value and gradient and no NaN can leak from it.
 #pragma once
 
 #include "autodiff/ops.hpp"
@@ -52,8 +53,16 @@ struct SplineResult {
 // N×(D·(K−1)); element (n, i) reads columns i·K … i·K + K − 1 of widths and heights and
 // i·(K−1) … i·(K−1) + K − 2 of derivatives (K ≥ 2). `inverse` maps y back to x. ShapeError for
 // shapes that do not fit, ValueError for bad options (B ≤ 0, a minimum ≤ 0 or K·m ≥ 1).
+// One fused tape op (forward and backward written out in flows/spline.cpp); it has no tangent rule,
+// so a tangent reaching it throws TapeError (no second derivatives through the spline).
 SplineResult rational_quadratic_spline(Var x, Var widths, Var heights, Var derivatives, bool inverse,
                                        const SplineOptions& options = {});
+
+// The same function recorded as ~20 composite ops (softmax, matmul, searchsorted, gather, select, …):
+// the unfused reference, kept for testing the fused op's values and gradients against. Same
+// semantics and errors; slower.
+SplineResult rational_quadratic_spline_reference(Var x, Var widths, Var heights, Var derivatives, bool inverse,
+                                                 const SplineOptions& options = {});
 
 // The raw interior derivative that gives exactly slope 1 after m_d + softplus: log(e^{1 − m_d} − 1).
 // Zero raw widths and heights with this raw derivative make the spline the identity.

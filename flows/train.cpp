@@ -1,5 +1,8 @@
 // fit: input checks, the seeded split, the epoch loop (mini-batch Adam steps on reused tapes), the
 // validation pass, early stopping with a snapshot of the best parameters, and divergence handling.
+// A SolverError or NonFiniteError thrown by the model during a step or the validation pass (an ODE
+// solve of a continuous flow that hits its step limit, underflows its step or meets non-finite
+// dynamics) is a divergence like a non-finite loss: fit stops and keeps the best parameters.
 #include "flows/train.hpp"
 
 #include <chrono>
@@ -304,14 +307,27 @@ FitReport fit(Distribution& model, const Array& x, const FitOptions& options, co
             const real w = total_weight(part.w);
             if (w == 0) continue;  // nothing to learn from rows of weight zero
             Tape& t = train_batches.tape(full);
-            const Var loss = weighted_nll(t, model, part, w);
-            const real value = loss.item();
-            if (!std::isfinite(value)) {
+            real value = 0;
+            try {
+                const Var loss = weighted_nll(t, model, part, w);
+                value = loss.item();
+                if (!std::isfinite(value)) {
+                    t.reset();
+                    diverge(epoch, "the training loss became " + number(value));
+                    break;
+                }
+                t.backward(loss);
+            } catch (const SolverError& e) {  // an ODE solve gave up (continuous flows)
                 t.reset();
-                diverge(epoch, "the training loss became " + number(value));
+                params.zero_grad();
+                diverge(epoch, std::string("the solver failed (") + e.what() + ")");
+                break;
+            } catch (const NonFiniteError& e) {  // non-finite dynamics inside a solve
+                t.reset();
+                params.zero_grad();
+                diverge(epoch, std::string("a value became non-finite (") + e.what() + ")");
                 break;
             }
-            t.backward(loss);
             t.reset();
             try {
                 if (options.clip_norm > 0) clip_grad_norm(params, options.clip_norm);
@@ -332,7 +348,20 @@ FitReport fit(Distribution& model, const Array& x, const FitOptions& options, co
         report.train_loss.push_back(train_loss);
         real monitored = train_loss;
         if (validate) {
-            monitored = evaluate_loss(model, val_set, eval_chunk, eval_batches);
+            const auto failed = [&](const Error& e) {
+                eval_batches.full_tape.reset();
+                eval_batches.tail_tape.reset();
+                diverge(epoch, std::string("the validation pass failed (") + e.what() + ")");
+            };
+            try {
+                monitored = evaluate_loss(model, val_set, eval_chunk, eval_batches);
+            } catch (const SolverError& e) {
+                failed(e);
+                break;
+            } catch (const NonFiniteError& e) {
+                failed(e);
+                break;
+            }
             report.val_loss.push_back(monitored);
             if (!std::isfinite(monitored)) {
                 diverge(epoch, "the validation loss became " + number(monitored));

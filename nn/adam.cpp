@@ -32,6 +32,14 @@ Adam::Adam(const ParameterList& params, AdamOptions options) : options_(options)
     }
 }
 
+// g − g is 0 for a finite g and NaN for ±inf or NaN, so one vectorisable sum finds out whether a
+// buffer holds any non-finite value; only then is it searched for the culprit (for the message).
+static bool all_finite(const real* __restrict values, std::size_t n) {
+    real probe = 0;
+    for (std::size_t e = 0; e < n; ++e) probe += values[e] - values[e];
+    return probe == 0;
+}
+
 void Adam::check_gradients() const {
     for (const State& s : states_) {
         const Parameter& p = *s.parameter;
@@ -39,10 +47,28 @@ void Adam::check_gradients() const {
             throw ShapeError("Adam::step: parameter '" + s.name + "' has value " + shape_string(p.shape()) +
                              ", gradient " + shape_string(shape_of(p.grad())) + " and state " +
                              shape_string(shape_of(s.m)));
+        if (all_finite(p.grad().data(), p.grad().size())) continue;
         for (real g : p.grad())
             if (!std::isfinite(g))
                 throw NonFiniteError("Adam::step: parameter '" + s.name + "' has a non-finite gradient (" +
                                      std::to_string(g) + ") at step " + std::to_string(steps_ + 1));
+    }
+}
+
+// One parameter's update. The constants are locals and the buffers __restrict, so that GCC
+// vectorises the loop (with -fno-math-errno, set for the project, sqrt needs no errno branch);
+// the bias corrections are folded into the step size and ε:
+//   θ −= lr · (m/c₁) / (√(v/c₂) + ε)  =  θ − (lr √c₂ / c₁) · m / (√v + ε √c₂).
+static void adam_update(real* __restrict theta, const real* __restrict grad, real* __restrict m,
+                        real* __restrict v, std::size_t n, real beta1, real beta2, real weight_decay,
+                        real step_size, real eps_hat) {
+    for (std::size_t e = 0; e < n; ++e) {
+        const real g = grad[e] + weight_decay * theta[e];
+        const real m_new = beta1 * m[e] + (1 - beta1) * g;
+        const real v_new = beta2 * v[e] + (1 - beta2) * g * g;
+        m[e] = m_new;
+        v[e] = v_new;
+        theta[e] -= step_size * m_new / (std::sqrt(v_new) + eps_hat);
     }
 }
 
@@ -53,19 +79,12 @@ void Adam::step() {
     const real t = static_cast<real>(steps_);
     const real correction1 = 1 - std::pow(o.beta1, t);
     const real correction2 = 1 - std::pow(o.beta2, t);
-    for (State& s : states_) {
-        real* theta = s.parameter->value().data();
-        const real* grad = s.parameter->grad().data();
-        real* m = s.m.data();
-        real* v = s.v.data();
-        const std::size_t n = s.m.size();
-        for (std::size_t e = 0; e < n; ++e) {
-            const real g = grad[e] + o.weight_decay * theta[e];
-            m[e] = o.beta1 * m[e] + (1 - o.beta1) * g;
-            v[e] = o.beta2 * v[e] + (1 - o.beta2) * g * g;
-            theta[e] -= o.lr * (m[e] / correction1) / (std::sqrt(v[e] / correction2) + o.eps);
-        }
-    }
+    const real root2 = std::sqrt(correction2);
+    const real step_size = o.lr * root2 / correction1;
+    const real eps_hat = o.eps * root2;
+    for (State& s : states_)
+        adam_update(s.parameter->value().data(), s.parameter->grad().data(), s.m.data(), s.v.data(), s.m.size(),
+                    o.beta1, o.beta2, o.weight_decay, step_size, eps_hat);
 }
 
 void Adam::zero_grad() {

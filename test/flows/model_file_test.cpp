@@ -131,6 +131,18 @@ std::vector<ModelCase> all_models() {
              inner.actnorm = false;
              return flow_on(make_maf_flow(inner, r), Permutation::reverse(3));
          }},
+        {"piecewise of a standardized maf and a gmm",
+         [maf](Rng& r) {
+             FlowSpec piece = maf;
+             piece.batch_norm = false;
+             piece.standardize_mean = Array{{1.0, -2.0, 0.5}};
+             piece.standardize_scale = Array{{0.5, 2.0, 1.5}};
+             std::vector<DistributionPtr> pieces;
+             pieces.push_back(make_maf_flow(piece, r));
+             pieces.push_back(std::make_unique<GaussianMixture>(r.normal_array(2, 3), r.normal_array(2, 3) * 0.3,
+                                                                r.normal_array(1, 2)));
+             return DistributionPtr(std::make_unique<PiecewiseFlow>(std::move(pieces), std::vector<real>{0.3, 0.9}));
+         }},
     };
 }
 
@@ -226,7 +238,7 @@ BOOST_AUTO_TEST_CASE(round_trip_is_bit_identical_for_every_model) {
         }
     }
     for (const char* kind : {"standard_normal", "diagonal_gaussian", "gmm", "flow", "maf", "permutation", "actnorm",
-                             "batchnorm", "realnvp_coupling", "nsf", "nsf_coupling"})
+                             "batchnorm", "realnvp_coupling", "nsf", "nsf_coupling", "piecewise", "standardize"})
         BOOST_TEST(kinds.count(kind) == 1u, "kind " << kind << " is not covered");
 }
 

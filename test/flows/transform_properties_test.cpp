@@ -41,6 +41,9 @@ std::vector<TransformCase> all_transforms() {
         {"permutation reverse", [](std::size_t d, std::size_t, Rng&) -> TransformPtr { return Permutation::reverse(d); }},
         {"permutation random", [](std::size_t d, std::size_t, Rng& rng) -> TransformPtr { return Permutation::random(d, rng); }},
         {"actnorm", [](std::size_t d, std::size_t, Rng&) -> TransformPtr { return std::make_unique<ActNorm>(d); }},
+        {"standardize (from data of mean 3, spread 0.5)", [](std::size_t d, std::size_t, Rng& rng) -> TransformPtr {
+             return Standardize::from_data(rng.normal_array(64, d) * 0.5 + 3.0);
+         }},
         {"batchnorm (eval, running statistics from one training batch)", [](std::size_t d, std::size_t, Rng& rng) -> TransformPtr {
              auto bn = std::make_unique<BatchNorm>(d, 0.5);
              Tape t;

@@ -86,6 +86,35 @@ BOOST_AUTO_TEST_CASE(first_step_moves_each_coordinate_by_lr) {
     }
 }
 
+// Ten steps with weight decay against the textbook update written out term by term (Kingma & Ba,
+// Algorithm 1, with PyTorch's L2 decay added to the gradient): the implementation folds the bias
+// corrections into the step size, which must change nothing beyond rounding.
+BOOST_AUTO_TEST_CASE(matches_the_textbook_update_over_several_steps) {
+    const Array start{{1.0, -2.0, 0.5, 3.0, 1e-3}};
+    Parameter p("p", start);
+    ParameterList params;
+    params.add("p", p);
+    AdamOptions o{0.05};
+    o.weight_decay = 0.1;
+    Adam adam(params, o);
+    Array theta = start, m = xt::zeros<real>({1, 5}), v = xt::zeros<real>({1, 5});
+    for (int t = 1; t <= 10; ++t) {
+        for (std::size_t i = 0; i < 5; ++i)  // some gradient that changes from step to step
+            p.grad()(0, i) = std::sin(3.0 * t + static_cast<real>(i)) * std::pow(10.0, static_cast<real>(i) - 2.0);
+        for (std::size_t i = 0; i < 5; ++i) {
+            const real g = p.grad()(0, i) + o.weight_decay * theta(0, i);
+            m(0, i) = o.beta1 * m(0, i) + (1 - o.beta1) * g;
+            v(0, i) = o.beta2 * v(0, i) + (1 - o.beta2) * g * g;
+            const real m_hat = m(0, i) / (1 - std::pow(o.beta1, t));
+            const real v_hat = v(0, i) / (1 - std::pow(o.beta2, t));
+            theta(0, i) -= o.lr * m_hat / (std::sqrt(v_hat) + o.eps);
+        }
+        adam.step();
+        for (std::size_t i = 0; i < 5; ++i)
+            BOOST_TEST(p.value()(0, i) == theta(0, i), boost::test_tools::tolerance(1e-13));
+    }
+}
+
 BOOST_AUTO_TEST_CASE(rejects_bad_options_and_gradients) {
     Parameter p("p", Array{{1.0}});
     ParameterList params;
@@ -97,6 +126,8 @@ BOOST_AUTO_TEST_CASE(rejects_bad_options_and_gradients) {
     Adam adam(params);
     BOOST_CHECK_THROW(adam.set_lr(NAN), ValueError);
     p.grad()(0, 0) = NAN;
+    BOOST_CHECK_THROW(adam.step(), NonFiniteError);
+    p.grad()(0, 0) = -INFINITY;
     BOOST_CHECK_THROW(adam.step(), NonFiniteError);
     BOOST_TEST(p.value()(0, 0) == 1.0);  // nothing changed
     BOOST_TEST(adam.steps() == 0u);
@@ -182,7 +213,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(fit)
 
 // An Mlp (tanh, 1→32→32→1) trained by Adam on y = sin(2x), x on a grid of [−2, 2], reaches a mean
-// squared error below 1e-3 within a few seconds.
+// squared error below 1e-3 in 2000 steps (the time is printed, not tested: speed lives in bench/).
 BOOST_AUTO_TEST_CASE(mlp_fits_a_sine) {
     const auto start = std::chrono::steady_clock::now();
     const std::size_t n = 128;
@@ -219,7 +250,6 @@ BOOST_AUTO_TEST_CASE(mlp_fits_a_sine) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     BOOST_TEST_MESSAGE("sine fit: mse " << mse << " after " << steps << " steps, " << seconds << " s");
     BOOST_TEST(mse < 1e-3);
-    BOOST_TEST(seconds < 5.0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

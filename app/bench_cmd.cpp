@@ -1,0 +1,17 @@
+// `flowtape bench <experiment>`: the papers' experiments, each in app/bench_<experiment>.cpp.
+#include "app/commands.hpp"
+
+namespace flowtape::app {
+
+Command add_bench(CLI::App& app, int argc, char** argv) {
+    CLI::App* bench = app.add_subcommand("bench", "Rebuild a paper's tables and figures (pnf)");
+    bench->require_subcommand(1);
+    auto experiments = std::make_shared<std::vector<Command>>();
+    experiments->push_back(add_bench_pnf(*bench, argc, argv));
+    return {bench, [experiments] {
+                for (const Command& e : *experiments)
+                    if (e.parser->parsed()) e.run();
+            }};
+}
+
+}  // namespace flowtape::app

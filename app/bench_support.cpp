@@ -1,0 +1,56 @@
+#include "app/bench_support.hpp"
+
+#include <ctime>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "core/xtensor_blas.hpp"
+
+// OpenBLAS's own extensions (declared here: <cblas.h> conflicts with xtensor-blas's prototypes).
+extern "C" {
+char* openblas_get_config(void);
+int openblas_get_num_threads(void);
+}
+
+namespace flowtape::app {
+namespace {
+
+std::string first_line_after_colon(const std::string& file, const std::string& key) {
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind(key, 0) == 0) {
+            const auto colon = line.find(':');
+            const auto start = line.find_first_not_of(" \t", colon + 1);
+            return start == std::string::npos ? "" : line.substr(start);
+        }
+    return "unknown";
+}
+
+std::string load_average() {
+    std::ifstream in("/proc/loadavg");
+    std::string a, b, c;
+    in >> a >> b >> c;
+    return a + " " + b + " " + c;
+}
+
+}  // namespace
+
+std::string bench_header(const std::string& command_line) {
+    char date[64];
+    const std::time_t now = std::time(nullptr);
+    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+    const char* blas = openblas_get_config();
+    std::ostringstream o;
+    o << "- command: `" << command_line << "`\n"
+      << "- date: " << date << "\n"
+      << "- machine: " << first_line_after_colon("/proc/cpuinfo", "model name") << ", "
+      << std::thread::hardware_concurrency() << " logical cores, load average " << load_average() << " at the end\n"
+      << "- versions: flowtape " << FLOWTAPE_VERSION << ", g++ " << __GNUC__ << "." << __GNUC_MINOR__ << ", xtensor "
+      << XTENSOR_VERSION_MAJOR << "." << XTENSOR_VERSION_MINOR << "." << XTENSOR_VERSION_PATCH << ", xtensor-blas "
+      << XTENSOR_BLAS_VERSION_MAJOR << "." << XTENSOR_BLAS_VERSION_MINOR << "." << XTENSOR_BLAS_VERSION_PATCH
+      << ", " << (blas ? blas : "OpenBLAS (unknown)") << " (" << openblas_get_num_threads() << " threads)\n";
+    return o.str();
+}
+
+}  // namespace flowtape::app

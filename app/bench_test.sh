@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Tests of `flowtape bench pnf` as a user runs it, at a tiny size (one target, few points and epochs,
+# no Table 3): it exits 0, writes results.md with Tables 1 and 2 and the paper's numbers, runs.json
+# with one run of each of the three models (finite KL estimates, the piecewise flow's clusters and
+# silhouette scores), figure4.png and silhouette.png as PNG files; the same seed gives the same
+# Table 1; and bad options give one-line errors with exit status 2. The quality of the fits is the
+# business of the full bench (bench/RESULTS.md), not of this test.
+#
+# Usage: bench_test.sh PATH_TO_FLOWTAPE
+set -euo pipefail
+
+flowtape=$1
+fail() { echo "bench-test: FAIL: $*" >&2; exit 1; }
+ok() { echo "ok: $*"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+expect_usage_error() {
+  local out err status=0
+  out=$("$flowtape" "$@" 2>"$tmp/err") || status=$?
+  err=$(<"$tmp/err")
+  [[ $status == 2 ]] || fail "'flowtape $*' exited with $status, expected 2 (stderr: $err)"
+  [[ $(wc -l <<<"$err") == 1 && $err == "flowtape: "* ]] || fail "'flowtape $*' printed, expected one 'flowtape: ' line: $err"
+  [[ -z $out ]] || fail "'flowtape $*' wrote to stdout on error: $out"
+  ok "flowtape $* -> $err"
+}
+
+small=(bench pnf --quick --targets two-moons --no-table3 --samples 600 --kl-samples 500 --epochs 20 --k-max 4 --quiet)
+OPENBLAS_NUM_THREADS=1 "$flowtape" "${small[@]}" --out "$tmp/a" >"$tmp/a.md" || fail "bench pnf failed"
+for f in results.md runs.json figure4.png silhouette.png; do
+  [[ -s $tmp/a/$f ]] || fail "bench pnf wrote no $f"
+done
+for f in figure4.png silhouette.png; do
+  [[ $(head -c 8 "$tmp/a/$f" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "$f is not a PNG"
+done
+cmp -s "$tmp/a.md" "$tmp/a/results.md" || fail "stdout differs from results.md"
+grep -q '^## Table 1' "$tmp/a/results.md" || fail "no Table 1"
+grep -q '^## Table 2' "$tmp/a/results.md" || fail "no Table 2"
+grep -q '0.004 ± 0.022' "$tmp/a/results.md" || fail "the paper's PNF number for two moons is missing"
+/usr/bin/env python3 - "$tmp/a/runs.json" <<'PY' || fail "runs.json is not what it should be"
+import json, math, sys
+doc = json.load(open(sys.argv[1]))
+runs = doc["runs"]
+assert sorted(r["model"] for r in runs) == ["maf", "pnf", "realnvp-resampled"], runs
+for r in runs:
+    assert math.isfinite(r["kl"]["mean"]) and r["kl"]["error"] >= 0, r
+    assert r["epochs"] >= 1 and r["parameters"] > 0, r
+pnf = next(r for r in runs if r["model"] == "pnf")
+assert 2 <= pnf["clusters"] <= 4 and len(pnf["silhouette"]["k"]) == 3, pnf
+PY
+ok "bench pnf wrote results.md, runs.json and both figures"
+
+# The same seed gives the same Table 1 (everything is seeded; only the timings differ).
+OPENBLAS_NUM_THREADS=1 "$flowtape" "${small[@]}" --out "$tmp/b" >/dev/null || fail "second bench pnf failed"
+diff <(sed -n '/^## Table 1/,/^## Table 2/p' "$tmp/a/results.md") \
+     <(sed -n '/^## Table 1/,/^## Table 2/p' "$tmp/b/results.md") >/dev/null || fail "Table 1 differs between two runs with one seed"
+ok "same seed, same Table 1"
+
+expect_usage_error bench pnf --runs 0 --out "$tmp/c"
+expect_usage_error bench pnf --targets two-moons,no-such-target --out "$tmp/c"
+expect_usage_error bench pnf --samples 10 --out "$tmp/c"
+expect_usage_error bench pnf --out /proc/no/such/dir
+expect_usage_error bench
+echo "bench-test: all passed"
