@@ -97,6 +97,21 @@ for flow in maf nsf-coupling; do
   ok "$flow: plot writes a PNG (signature) and a well-formed SVG"
 done
 
+# ---- the piecewise flow: train --flow pnf, then the same subcommands on its model file ----
+"$flowtape" train --flow pnf --k 2 --data "$tmp/moons.csv" --out "$tmp/pnf.json" --layers 2 --hidden 8,8 \
+  --epochs 5 --batch 100 --seed 1 --threads 2 --quiet >"$tmp/pnf_summary.json"
+grep -q '"clusters": 2,' "$tmp/pnf_summary.json" || fail "pnf: the summary does not report 2 clusters"
+grep -q '"cost": [1-9]' "$tmp/pnf_summary.json" || fail "pnf: the summary has no training cost"
+grep -q '"kind":"piecewise"' "$tmp/pnf.json" || fail "pnf: the model file is not a piecewise flow"
+"$flowtape" train --flow pnf --k 2 --data "$tmp/moons.csv" --out "$tmp/pnf1.json" --layers 2 --hidden 8,8 \
+  --epochs 5 --batch 100 --seed 1 --threads 1 --quiet >/dev/null
+cmp -s <("$flowtape" logprob --model "$tmp/pnf.json" --data "$tmp/moons.csv") \
+       <("$flowtape" logprob --model "$tmp/pnf1.json" --data "$tmp/moons.csv") || fail "pnf: 2 threads and 1 give different models"
+[[ $(rows <("$flowtape" sample --model "$tmp/pnf.json" -n 50 --seed 1)) == 50 ]] || fail "pnf: sample"
+"$flowtape" kl --model "$tmp/pnf.json" --target two-moons -n 300 | grep -q '"kl_self_normalised"' || fail "pnf: kl"
+"$flowtape" plot --model "$tmp/pnf.json" --out "$tmp/pnf.png" --grid 30 --samples 100 --quiet || fail "pnf: plot"
+ok "pnf: train reports 2 clusters and the cost; 1 and 2 threads give the same model; sample, logprob, kl, plot work"
+
 # ---- errors: one line, exit status 2 ----
 printf 'x0,x1\n1,2\n3\n' >"$tmp/ragged.csv"
 printf '{"format": "flowtape-model", "version": 1, "model": ' >"$tmp/corrupt.json"
@@ -112,6 +127,10 @@ expect_usage_error train --flow maf --data "$tmp/ragged.csv" --out "$tmp/m.json"
 expect_usage_error train --flow glow --data "$tmp/moons.csv" --out "$tmp/m.json"
 expect_usage_error train --flow maf --data "$tmp/moons.csv" --out "$tmp/no/such/dir/m.json"
 expect_usage_error train --flow maf --data "$tmp/moons.csv" --out "$tmp/m.json" --hidden 16,x
+expect_usage_error train --flow cnf --base gmm --data "$tmp/moons.csv" --out "$tmp/m.json"
+expect_usage_error train --flow cnf --trace approx --data "$tmp/moons.csv" --out "$tmp/m.json"
+expect_usage_error train --flow pnf --cluster no-such-algo --data "$tmp/moons.csv" --out "$tmp/m.json"
+expect_usage_error train --flow pnf --k zero --data "$tmp/moons.csv" --out "$tmp/m.json"
 [[ ! -e "$tmp/m.json" ]] || fail "a failed train left a model file"
 expect_usage_error sample --model "$tmp/missing.json" -n 5
 expect_usage_error sample --model "$tmp/corrupt.json" -n 5

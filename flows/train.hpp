@@ -15,7 +15,9 @@
 // restored at the end. Without a validation set (val_fraction = 0) the monitored loss is the epoch's
 // training loss. A non-finite loss or gradient does not throw: fit stops, restores the best
 // parameters and reports `diverged` with a message naming the epoch (the command turns that into an
-// error exit). The model is left in evaluation mode.
+// error exit). The same holds when an ODE solve inside the model fails (SolverError: step limit or
+// step-size underflow; NonFiniteError from the dynamics): the message then carries the solver's,
+// with the time and state where it happened. The model is left in evaluation mode.
 //
 // One tape is reused for every full batch (and one for the last, smaller batch of an epoch), reset
 // after each step, so that a warm step allocates nothing on the tape (FitReport::warm_allocations
