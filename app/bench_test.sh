@@ -61,4 +61,42 @@ expect_usage_error bench pnf --targets two-moons,no-such-target --out "$tmp/c"
 expect_usage_error bench pnf --samples 10 --out "$tmp/c"
 expect_usage_error bench pnf --out /proc/no/such/dir
 expect_usage_error bench
+
+# `flowtape bench cnf` at a tiny size: exit 0, the four files (two PNGs), runs.json with both bases
+# for both training sets and finite bits/dim for all six classes, and with the GMM base the training
+# classes scoring fewer bits/dim than the farthest out-of-distribution class (class 5 for {0,1},
+# class 0 for {4,5}; they lie five moons away, so this holds from the first epochs on). The quality
+# of the fits at full size is the business of the full bench.
+tiny=(bench cnf --quick --samples 300 --test 60 --epochs 6 --grid 12 --quiet)
+OPENBLAS_NUM_THREADS=1 "$flowtape" "${tiny[@]}" --out "$tmp/cnf" >"$tmp/cnf.md" || fail "bench cnf failed"
+for f in results.md runs.json figure2.png densities.png; do
+  [[ -s $tmp/cnf/$f ]] || fail "bench cnf wrote no $f"
+done
+for f in figure2.png densities.png; do
+  [[ $(head -c 8 "$tmp/cnf/$f" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "cnf $f is not a PNG"
+done
+cmp -s "$tmp/cnf.md" "$tmp/cnf/results.md" || fail "bench cnf: stdout differs from results.md"
+grep -q '^### Trained on classes {0,1}' "$tmp/cnf/results.md" || fail "bench cnf: no table for {0,1}"
+grep -q '^### Trained on classes {4,5}' "$tmp/cnf/results.md" || fail "bench cnf: no table for {4,5}"
+grep -q '^## Cost per training iteration' "$tmp/cnf/results.md" || fail "bench cnf: no cost table"
+/usr/bin/env python3 - "$tmp/cnf/runs.json" <<'PY' || fail "bench cnf: runs.json is not what it should be"
+import json, math, sys
+runs = json.load(open(sys.argv[1]))["runs"]
+assert sorted((tuple(r["train_set"]), r["base"]) for r in runs) == \
+    [((0, 1), "gaussian"), ((0, 1), "gmm"), ((4, 5), "gaussian"), ((4, 5), "gmm")], runs
+for r in runs:
+    bits = r["bits_per_dim"]
+    assert [b["class"] for b in bits] == list(range(6)), r
+    assert all(math.isfinite(b["mean"]) and b["error"] >= 0 for b in bits), r
+    assert [b["in_distribution"] for b in bits] == [k in r["train_set"] for k in range(6)], r
+    assert r["iterations"] >= 1 and r["forward_nfe_per_iteration"] > 0 and r["backward_nfe_per_iteration"] > 0, r
+    if r["base"] == "gmm":
+        far = 5 if r["train_set"] == [0, 1] else 0
+        assert all(bits[k]["mean"] < bits[far]["mean"] for k in r["train_set"]), r
+PY
+ok "bench cnf wrote results.md, runs.json and both figures"
+expect_usage_error bench cnf --runs 0 --out "$tmp/c"
+expect_usage_error bench cnf --samples 5 --out "$tmp/c"
+expect_usage_error bench cnf --dynamics spline --out "$tmp/c"
+expect_usage_error bench cnf --out /proc/no/such/dir
 echo "bench-test: all passed"

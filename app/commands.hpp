@@ -42,5 +42,6 @@ Command add_cluster_score(CLI::App& app);
 // argc/argv are kept for the command line printed with the results.
 Command add_bench(CLI::App& app, int argc, char** argv);
 Command add_bench_pnf(CLI::App& bench, int argc, char** argv);
+Command add_bench_cnf(CLI::App& bench, int argc, char** argv);
 
 }  // namespace flowtape::app

@@ -138,6 +138,46 @@ Point star_with(Rng& rng, int bars) {
 Point star(Rng& rng) { return star_with(rng, 4); }
 Point eight_star(Rng& rng) { return star_with(rng, 8); }
 
+// cascading-moons (the multimodal-base CNF paper's Figure 1, Josias & Brink): six half-moons in a
+// diagonal chain, labels k = 0..5, the classes taken in turn (row i has class i mod 6, so the counts
+// are equal up to one; the paper's sets hold equally many points per mode). Moon k is sklearn's moon
+// (k mod 2) — an upper arc opening downwards, then a lower arc opening upwards, interlocked —
+// shifted so that every moon's mean lies on one line:
+//   t = πu; c = k mod 2: m = (cos t, sin t) for c = 0, (1 − cos t, 0.5 − sin t) for c = 1;
+//   δ = (1, 0.5 − 4/π) (the step from moon 0's mean (0, 2/π) to moon 1's (1, 0.5 − 2/π)),
+//   x = m + 2⌊k/2⌋ δ + 0.1 (ε₀, ε₁) − (0, 2/π) − 2.5 δ,
+// so E[x | k] = (k − 2.5) δ: the class means are evenly spaced on the line through the origin
+// along δ ≈ (1, −0.773), and the whole chain is centred at the origin.
+Point cascading_moon(Rng& rng, std::int64_t k) {
+    const real t = pi * rng.uniform();
+    real m0 = std::cos(t), m1 = std::sin(t);
+    if (k % 2 == 1) {
+        m0 = 1 - m0;
+        m1 = 0.5 - m1;
+    }
+    const real d0 = 1, d1 = 0.5 - 4 / pi;
+    const real shift = 2 * static_cast<real>(k / 2) - 2.5;
+    const real e0 = 0.1 * rng.normal();
+    const real e1 = 0.1 * rng.normal();
+    return {m0 + shift * d0 + e0, m1 + shift * d1 - 2 / pi + e1, k};
+}
+
+// The rows of cascading-moons, class i mod 6 for row i (not i.i.d. in the class: equal counts).
+Dataset cascading_moons(std::size_t n, Rng& rng) {
+    Dataset d;
+    d.x = Array::from_shape({n, 2});
+    d.columns = {"x0", "x1"};
+    IndexArray labels = IndexArray::from_shape({n, 1});
+    for (std::size_t i = 0; i < n; ++i) {
+        const Point p = cascading_moon(rng, static_cast<std::int64_t>(i % 6));
+        d.x(i, 0) = p.x0;
+        d.x(i, 1) = p.x1;
+        labels(i, 0) = p.label;
+    }
+    d.labels = std::move(labels);
+    return d;
+}
+
 // ---- the table ----
 
 struct Entry {
@@ -160,6 +200,7 @@ const Entry entries[] = {
     {"concentric-rings", 4, concentric_rings},
     {"star", 4, star},
     {"eight-star", 8, eight_star},
+    {"cascading-moons", 6, nullptr},  // drawn by cascading_moons (equal class counts)
 };
 
 const Entry& find_entry(const std::string& name, const char* caller) {
@@ -183,6 +224,7 @@ std::size_t dataset_classes(const std::string& name) { return find_entry(name, "
 Dataset make_dataset(const std::string& name, std::size_t n, Rng& rng) {
     const Entry& e = find_entry(name, "make_dataset");
     if (n == 0) throw ValueError("make_dataset('" + name + "'): n must be positive");
+    if (name == "cascading-moons") return cascading_moons(n, rng);
     if (!e.draw) return sample_target(name, n, rng);
     Dataset d;
     d.x = Array::from_shape({n, 2});

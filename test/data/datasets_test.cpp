@@ -66,7 +66,8 @@ BOOST_AUTO_TEST_SUITE(datasets)
 BOOST_AUTO_TEST_CASE(names_and_errors) {
     const std::vector<std::string> expected = {"two-moons", "circle-of-gaussians", "two-rings", "pinwheel",
                                                "two-circles", "moons", "checkerboard", "four-circles", "spirals",
-                                               "ring", "concentric-rings", "star", "eight-star"};
+                                               "ring", "concentric-rings", "star", "eight-star",
+                                               "cascading-moons"};
     BOOST_TEST((dataset_names() == expected));
     Rng rng(1);
     try {
@@ -121,6 +122,7 @@ BOOST_AUTO_TEST_CASE(shapes_labels_and_determinism) {
     BOOST_TEST(dataset_classes("ring") == 0u);
     BOOST_TEST(dataset_classes("star") == 4u);
     BOOST_TEST(dataset_classes("eight-star") == 8u);
+    BOOST_TEST(dataset_classes("cascading-moons") == 6u);
 }
 
 // A circle of radius R blurred by N(0, σ²) noise in each coordinate has E|x| = R + σ²/(2R) + O(σ⁴/R³).
