@@ -95,7 +95,6 @@ struct RunResult {
     std::string note;
 };
 
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 bool contains(const std::vector<std::int64_t>& v, std::int64_t k) { return std::find(v.begin(), v.end(), k) != v.end(); }
 
@@ -295,34 +294,17 @@ Array density_grid(ContinuousFlow& flow, std::size_t g, real lo, real hi) {
 
 // ---- summaries ----
 
+// mean ± standard deviation over runs: the paper's spread.
 struct Summary {
     double mean = 0, sd = 0;
-    std::size_t n = 0;
 };
-
-// mean ± standard deviation over the values (0 for a single value), the paper's spread.
 Summary mean_sd(const std::vector<double>& v) {
-    Summary s;
-    s.n = v.size();
-    if (v.empty()) return s;
-    for (double x : v) s.mean += x;
-    s.mean /= static_cast<double>(v.size());
-    if (v.size() > 1) {
-        double ss = 0;
-        for (double x : v) ss += (x - s.mean) * (x - s.mean);
-        s.sd = std::sqrt(ss / static_cast<double>(v.size() - 1));
-    }
-    return s;
+    const Spread s = spread_of(v);
+    return {s.mean, s.sd};
 }
 
-std::string fmt(double v, int digits) {
-    std::ostringstream o;
-    o.setf(std::ios::fixed);
-    o.precision(digits);
-    o << v;
-    return o.str();
-}
-std::string fmt(const Summary& s, int digits) { return fmt(s.mean, digits) + " ± " + fmt(s.sd, digits); }
+std::string fmt(double v, int digits) { return fixed(v, digits); }
+std::string fmt(const Summary& s, int digits) { return fixed(s.mean, digits) + " ± " + fixed(s.sd, digits); }
 
 std::vector<const RunResult*> select(const std::vector<RunResult>& all, const std::string& set, const std::string& base) {
     std::vector<const RunResult*> out;
@@ -440,16 +422,6 @@ nlohmann::json runs_json(const std::vector<RunResult>& all) {
     return out;
 }
 
-void write_text_atomically(const std::string& path, const std::string& text) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream f(tmp);
-        f << text;
-        if (!f) throw IoError("bench cnf: cannot write '" + tmp + "'");
-    }
-    std::filesystem::rename(tmp, path);
-}
-
 void write_figure2(const std::string& path, const std::vector<RunResult>& all) {
     std::vector<LineSeries> series;
     for (const TrainingSet& s : kSets)
@@ -536,7 +508,7 @@ void run_cnf(CnfBenchOptions o) {
     const double total = seconds_since(start);
     const std::string header = bench_header(o.command_line);
     const std::string md = markdown(o, all, header, total);
-    write_text_atomically(o.out + "/results.md", md);
+    write_text_atomically(o.out + "/results.md", md, "bench cnf");
     nlohmann::json doc{{"bench", "cnf"},
                        {"command", o.command_line},
                        {"header", header},
@@ -546,7 +518,7 @@ void run_cnf(CnfBenchOptions o) {
                          {"batch", o.batch}, {"lr", o.lr}, {"patience", o.patience}, {"hidden", o.hidden},
                          {"dynamics", o.dynamics}, {"tol", o.tol}, {"seed", o.seed}, {"quick", o.quick}}},
                        {"runs", runs_json(all)}};
-    write_text_atomically(o.out + "/runs.json", doc.dump(2) + "\n");
+    write_text_atomically(o.out + "/runs.json", doc.dump(2) + "\n", "bench cnf");
     std::cout << md;
     if (log) *log << "bench cnf: wrote " << o.out << "/results.md, runs.json, figure2.png, densities.png\n";
 }

@@ -155,7 +155,6 @@ FitOptions fit_options(const PnfOptions& o, std::uint64_t seed) {
     return f;
 }
 
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // The KL estimates of eq. (16), normalised and self-normalised, from the same seed.
 void estimate_kl(Distribution& model, const std::string& target, std::size_t n, std::uint64_t seed, RunResult& r) {
@@ -239,50 +238,34 @@ DistributionPtr train_model(const std::string& kind, const Array& x, const PnfOp
 
 // ---- summaries ----
 
+// Table 1 and 2 entries: a mean and its error.
 struct Summary {
     double mean = 0, error = 0;
-    std::size_t n = 0;
 };
 
-// mean ± standard error over the values (error 0 for a single value).
+// mean ± standard error over runs (Table 2).
 Summary mean_error(const std::vector<double>& v) {
-    Summary s;
-    s.n = v.size();
-    if (v.empty()) return s;
-    for (double x : v) s.mean += x;
-    s.mean /= static_cast<double>(v.size());
-    if (v.size() > 1) {
-        double ss = 0;
-        for (double x : v) ss += (x - s.mean) * (x - s.mean);
-        s.error = std::sqrt(ss / static_cast<double>(v.size() - 1) / static_cast<double>(v.size()));
-    }
-    return s;
+    const Spread s = spread_of(v);
+    return {s.mean, s.se};
 }
 
 // Table 1's rule: mean KL, the runs' errors added in quadrature, divided by the number of runs.
 // `which` picks the estimator: &RunResult::kl (eq. 16) or &RunResult::kl_self (self-normalised).
 Summary kl_summary(const std::vector<const RunResult*>& runs, Estimate RunResult::*which = &RunResult::kl) {
     Summary s;
-    s.n = runs.size();
     double sq = 0;
     for (const RunResult* r : runs) {
         s.mean += (r->*which).mean;
         sq += (r->*which).error * (r->*which).error;
     }
-    if (s.n) {
-        s.mean /= static_cast<double>(s.n);
-        s.error = std::sqrt(sq) / static_cast<double>(s.n);
+    if (!runs.empty()) {
+        s.mean /= static_cast<double>(runs.size());
+        s.error = std::sqrt(sq) / static_cast<double>(runs.size());
     }
     return s;
 }
 
-std::string fmt(const Summary& s, int digits) {
-    std::ostringstream o;
-    o.setf(std::ios::fixed);
-    o.precision(digits);
-    o << s.mean << " ± " << s.error;
-    return o.str();
-}
+std::string fmt(const Summary& s, int digits) { return fixed(s.mean, digits) + " ± " + fixed(s.error, digits); }
 
 std::vector<const RunResult*> select(const std::vector<RunResult>& all, const std::string& target,
                                      const std::string& model, const std::string& algorithm) {
@@ -345,7 +328,7 @@ std::string markdown(const PnfOptions& o, const std::vector<RunResult>& all, std
             if (runs.empty()) continue;
             std::string parallel = "—";
             for (const RunResult* r : runs)
-                if (r->parallel_seconds > 0) parallel = fmt(Summary{r->parallel_seconds, 0, 1}, 2).substr(0, fmt(Summary{r->parallel_seconds, 0, 1}, 2).find(" ±"));
+                if (r->parallel_seconds > 0) parallel = fixed(r->parallel_seconds, 2);
             md << "| " << t << " | " << kModelTitles.at(m) << " | " << fmt(mean_error(field(runs, &RunResult::cost, maf_cost)), 3)
                << " | " << fmt(mean_error(field(runs, &RunResult::epochs)), 0) << " | "
                << fmt(mean_error(field(runs, &RunResult::seconds)), 2) << " | " << parallel << " | " << runs[0]->parameters
@@ -394,16 +377,6 @@ nlohmann::json runs_json(const std::vector<RunResult>& all) {
                        {"silhouette", {{"k", r.ks}, {"score", r.silhouettes}}},
                        {"note", r.note}});
     return out;
-}
-
-void write_text_atomically(const std::string& path, const std::string& text) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream f(tmp);
-        f << text;
-        if (!f) throw IoError("bench pnf: cannot write '" + tmp + "'");
-    }
-    std::filesystem::rename(tmp, path);
 }
 
 void run_pnf(PnfOptions o) {
@@ -484,7 +457,7 @@ void run_pnf(PnfOptions o) {
     const double total = seconds_since(start);
     const std::string header = bench_header(o.command_line);
     const std::string md = markdown(o, all, budget, header, total);
-    write_text_atomically(o.out + "/results.md", md);
+    write_text_atomically(o.out + "/results.md", md, "bench pnf");
     nlohmann::json doc{{"bench", "pnf"},
                        {"command", o.command_line},
                        {"header", header},
@@ -494,7 +467,7 @@ void run_pnf(PnfOptions o) {
                         {{"runs", o.runs}, {"samples", o.samples}, {"kl_samples", o.kl_samples}, {"epochs", o.epochs},
                          {"batch", o.batch}, {"lr", o.lr}, {"seed", o.seed}, {"threads", o.threads}, {"quick", o.quick}}},
                        {"runs", runs_json(all)}};
-    write_text_atomically(o.out + "/runs.json", doc.dump(2) + "\n");
+    write_text_atomically(o.out + "/runs.json", doc.dump(2) + "\n", "bench pnf");
     std::cout << md;
     if (log) *log << "bench pnf: wrote " << o.out << "/results.md, runs.json, figure4.png, silhouette.png\n";
 }

@@ -1,10 +1,13 @@
 #include "app/bench_support.hpp"
 
+#include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "core/error.hpp"
 #include "core/xtensor_blas.hpp"
 
 // OpenBLAS's own extensions (declared here: <cblas.h> conflicts with xtensor-blas's prototypes).
@@ -51,6 +54,43 @@ std::string bench_header(const std::string& command_line) {
       << XTENSOR_BLAS_VERSION_MAJOR << "." << XTENSOR_BLAS_VERSION_MINOR << "." << XTENSOR_BLAS_VERSION_PATCH
       << ", " << (blas ? blas : "OpenBLAS (unknown)") << " (" << openblas_get_num_threads() << " threads)\n";
     return o.str();
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+Spread spread_of(const std::vector<double>& values) {
+    Spread s;
+    s.n = values.size();
+    if (values.empty()) return s;
+    for (double x : values) s.mean += x;
+    s.mean /= static_cast<double>(s.n);
+    if (s.n > 1) {
+        double ss = 0;
+        for (double x : values) ss += (x - s.mean) * (x - s.mean);
+        s.sd = std::sqrt(ss / static_cast<double>(s.n - 1));
+        s.se = s.sd / std::sqrt(static_cast<double>(s.n));
+    }
+    return s;
+}
+
+std::string fixed(double value, int digits) {
+    std::ostringstream o;
+    o.setf(std::ios::fixed);
+    o.precision(digits);
+    o << value;
+    return o.str();
+}
+
+void write_text_atomically(const std::string& path, const std::string& text, const std::string& who) {
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream f(tmp);
+        f << text;
+        if (!f) throw IoError(who + ": cannot write '" + tmp + "'");
+    }
+    std::filesystem::rename(tmp, path);
 }
 
 }  // namespace flowtape::app

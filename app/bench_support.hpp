@@ -2,9 +2,28 @@
 // so that a table of figures carries what is needed to reproduce and compare it.
 #pragma once
 
+#include <chrono>
 #include <string>
+#include <vector>
 
 namespace flowtape::app {
+
+// Seconds of wall time since `start`.
+double seconds_since(std::chrono::steady_clock::time_point start);
+
+// The mean of some values over runs with their spread: the sample standard deviation `sd` and the
+// standard error of the mean `se` = sd/√n (both 0 for fewer than two values).
+struct Spread {
+    double mean = 0, sd = 0, se = 0;
+    std::size_t n = 0;
+};
+Spread spread_of(const std::vector<double>& values);
+
+// `value` with `digits` decimals, fixed notation.
+std::string fixed(double value, int digits);
+
+// Writes `text` to `path` through `path`.tmp renamed into place; IoError naming `who` if it cannot.
+void write_text_atomically(const std::string& path, const std::string& text, const std::string& who);
 
 // Markdown lines: command, date (UTC), CPU model and logical cores with the load average, flowtape,
 // g++, xtensor, xtensor-blas and OpenBLAS versions and OpenBLAS's thread count.

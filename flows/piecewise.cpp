@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cluster/kmeans.hpp"
 #include "cluster/registry.hpp"
 #include "cluster/silhouette.hpp"
 #include "core/error.hpp"
@@ -135,13 +136,8 @@ double seconds_since(Clock::time_point start) {
 }
 
 void check_inputs(const Array& x, const PiecewiseOptions& o, const Array* weights) {
+    cluster::check_points(x, "fit_piecewise");  // empty or non-finite data
     const std::size_t n = x.shape()[0];
-    if (n == 0 || x.shape()[1] == 0) throw ValueError("fit_piecewise: no data (x is " + shape_string(shape_of(x)) + ")");
-    for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t j = 0; j < x.shape()[1]; ++j)
-            if (!std::isfinite(x(i, j)))
-                throw ValueError("fit_piecewise: non-finite value at row " + std::to_string(i) + ", column " +
-                                 std::to_string(j));
     if (weights) {
         if (weights->shape()[0] != n || weights->shape()[1] != 1)
             throw ShapeError("fit_piecewise: weights are " + shape_string(shape_of(*weights)) + ", expected " +
@@ -192,23 +188,6 @@ cluster::Clustering cluster_all_rows(const Array& x, const PiecewiseOptions& o, 
     return best;
 }
 
-// Every row's nearest centre (squared Euclidean distance).
-cluster::Labels nearest_centre(const Array& x, const Array& centres) {
-    cluster::Labels labels(x.shape()[0]);
-    for (std::size_t i = 0; i < x.shape()[0]; ++i) {
-        real best = std::numeric_limits<real>::infinity();
-        for (std::size_t c = 0; c < centres.shape()[0]; ++c) {
-            real d2 = 0;
-            for (std::size_t j = 0; j < x.shape()[1]; ++j) d2 += (x(i, j) - centres(c, j)) * (x(i, j) - centres(c, j));
-            if (d2 < best) {
-                best = d2;
-                labels[i] = static_cast<std::int64_t>(c);
-            }
-        }
-    }
-    return labels;
-}
-
 // cluster_all_rows on every row, or on a random subset with the other rows joining the nearest mean.
 cluster::Clustering cluster_rows(const Array& x, const PiecewiseOptions& o, PiecewiseReport& report) {
     const std::size_t n = x.shape()[0];
@@ -222,7 +201,7 @@ cluster::Clustering cluster_rows(const Array& x, const PiecewiseOptions& o, Piec
     report.clustering_note += (report.clustering_note.empty() ? "" : "; ") + std::string("clustered ") +
                               std::to_string(o.cluster_subsample) + " of " + std::to_string(n) +
                               " rows, the rest joined the nearest cluster mean";
-    return cluster::finish_clustering(x, nearest_centre(x, on_subset.centres));
+    return cluster::finish_clustering(x, cluster::predict(on_subset.centres, x));
 }
 
 // Merges every cluster smaller than min_size into the cluster whose mean is nearest to its own, the
