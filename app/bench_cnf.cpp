@@ -447,6 +447,7 @@ void run_cnf(CnfBenchOptions o) {
         o.grid = std::min<std::size_t>(o.grid, 40);
     }
     check_options(o);
+    warn_if_generic_blas(o.quiet);
     const auto start = Clock::now();
     std::ostream* log = o.quiet ? nullptr : &std::cerr;
     std::vector<RunResult> all;

@@ -4,12 +4,17 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <iostream>
 
 #include "autodiff/ops.hpp"
 #include "core/error.hpp"
 #include "core/random.hpp"
 #include "data/csv.hpp"
 #include "flows/model_file.hpp"
+
+// OpenBLAS's own extension (declared here: <cblas.h> conflicts with xtensor-blas's prototypes).
+extern "C" char* openblas_get_corename(void);
 
 namespace flowtape::app {
 namespace {
@@ -109,6 +114,17 @@ Array sample_rows(Distribution& model, std::size_t n, std::uint64_t seed) {
     }
     tape.reset();
     return out;
+}
+
+void warn_if_generic_blas(bool quiet) {
+    if (quiet) return;
+    const char* core = openblas_get_corename();
+    if (!core || std::strcmp(core, "Prescott") != 0) return;
+    __builtin_cpu_init();
+    const char* better = __builtin_cpu_supports("avx512f") ? "SkylakeX" : __builtin_cpu_supports("avx2") ? "Haswell" : nullptr;
+    if (!better) return;
+    std::cerr << "flowtape: warning: OpenBLAS does not recognise this CPU and uses its generic Prescott kernels, "
+              << "several times slower; set OPENBLAS_CORETYPE=" << better << " for its " << better << " kernels\n";
 }
 
 }  // namespace flowtape::app

@@ -54,4 +54,11 @@ inline CLI::Validator unsigned_integer() {
 // "a, b, c".
 std::string join(const std::vector<std::string>& names);
 
+// One line on stderr before a long run when OpenBLAS did not recognise the CPU and fell back to its
+// generic Prescott kernels although the CPU has AVX2 or AVX-512 (OpenBLAS 0.3.21 predates recent
+// Xeons, e.g. CPU model 207): their matrix products run several times slower (measured 5–9 against
+// 46 GFLOP/s here). OpenBLAS picks its kernels when it is loaded, before main, so the command cannot
+// switch them itself; the line names the OPENBLAS_CORETYPE value to set. Nothing when `quiet`.
+void warn_if_generic_blas(bool quiet);
+
 }  // namespace flowtape::app

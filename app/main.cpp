@@ -65,6 +65,12 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         // --help and --version arrive here too, as "errors" with exit code 0: CLI11 prints them.
         if (e.get_exit_code() == 0) return cli.exit(e);
+        // CLI11 says "A subcommand is required" without naming them; `bench` alone needs an experiment.
+        const CLI::App* bench = cli.get_subcommand("bench");
+        if (bench->parsed() && bench->get_subcommands().empty())
+            return report("bench: name an experiment: pnf (the piecewise-flows paper) or cnf (the multimodal-base "
+                          "CNF paper); see flowtape bench --help",
+                          kBadInput);
         return report(e.what(), kBadInput);
     }
 

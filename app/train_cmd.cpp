@@ -64,6 +64,8 @@ struct TrainOptions {
     real lr = 1e-3;
     std::optional<std::size_t> patience;
     real val_fraction = 0.2;
+    std::size_t lr_drops = 0;
+    real lr_drop_factor = 0.1;
     std::string weights_column;
     std::uint64_t seed = 0;
     bool quiet = false;
@@ -149,6 +151,8 @@ void check_options(const TrainOptions& o) {
     if (o.patience && *o.patience == 0) throw ValueError("train: --patience must be at least 1, got 0");
     if (!(o.val_fraction >= 0 && o.val_fraction < 1))
         throw ValueError("train: --val-fraction must be in [0, 1), got " + std::to_string(o.val_fraction));
+    if (!(o.lr_drop_factor > 0 && o.lr_drop_factor < 1))
+        throw ValueError("train: --lr-drop-factor must be in (0, 1), got " + std::to_string(o.lr_drop_factor));
     // Fail before a long fit rather than after it when the model could not be saved.
     const std::filesystem::path out(o.out);
     const std::filesystem::path dir = out.has_parent_path() ? out.parent_path() : std::filesystem::path(".");
@@ -175,7 +179,8 @@ nlohmann::json options_json(const TrainOptions& o) {
     nlohmann::json j{{"flow", o.flow},          {"data", o.data},   {"layers", o.layers},
                      {"hidden", parse_hidden(o.hidden)}, {"bins", o.bins}, {"tail_bound", o.tail_bound},
                      {"epochs", o.epochs},      {"batch", o.batch}, {"lr", o.lr},
-                     {"val_fraction", o.val_fraction}, {"seed", o.seed}};
+                     {"val_fraction", o.val_fraction}, {"seed", o.seed},
+                     {"lr_drops", o.lr_drops}, {"lr_drop_factor", o.lr_drop_factor}};
     if (o.flow == "pnf") {
         j["cluster"] = o.cluster;
         j["k"] = o.k;
@@ -193,6 +198,7 @@ nlohmann::json report_json(const FitReport& r, std::size_t parameters) {
             {"best_epoch", r.best_epoch},
             {"best_val_loss", r.best_val_loss},
             {"stopped_early", r.stopped_early},
+            {"lr_drops", r.lr_drops},
             {"seconds", r.seconds},
             {"parameters", parameters},
             {"message", r.message}};
@@ -205,6 +211,8 @@ FitOptions fit_options_of(const TrainOptions& o) {
     fit_options.lr = o.lr;
     fit_options.val_fraction = o.val_fraction;
     fit_options.patience = o.patience;
+    fit_options.lr_drops = o.lr_drops;
+    fit_options.lr_drop_factor = o.lr_drop_factor;
     fit_options.seed = o.seed;
     fit_options.quiet = o.quiet;
     fit_options.progress = o.quiet ? nullptr : &std::cerr;
@@ -225,6 +233,7 @@ void run_train_piecewise(const TrainOptions& o, const Dataset& data) {
     p.threads = o.threads;
     p.seed = o.seed;
     if (!o.quiet) std::cerr << "train: piecewise MAF, clustering " << data.rows() << " rows with " << o.cluster << "\n";
+    warn_if_generic_blas(o.quiet);
     const PiecewiseFit fitted = fit_piecewise(data.x, p, data.weights ? &*data.weights : nullptr);
     const PiecewiseReport& r = fitted.report;
     if (r.diverged) throw std::runtime_error("train: " + r.message + "; no model saved");
@@ -289,6 +298,7 @@ void run_train_cnf(const TrainOptions& o) {
     csv.labels_column = o.labels_column;
     const Dataset data = read_csv(o.data, csv);  // IoError when a named column is missing
     DistributionPtr model = build_cnf(o, data);
+    warn_if_generic_blas(o.quiet);
     auto& flow = static_cast<ContinuousFlow&>(*model);
     const std::size_t parameters = model->parameters().scalar_count();
     if (!o.quiet)
@@ -332,6 +342,7 @@ void run_train(const TrainOptions& o) {
     const Dataset data = read_csv(o.data, csv);  // IoError when the weights column is missing
     if (o.flow == "pnf") return run_train_piecewise(o, data);
     DistributionPtr model = build_flow(o, data.dims());
+    warn_if_generic_blas(o.quiet);
     const std::size_t parameters = model->parameters().scalar_count();
     if (!o.quiet)
         std::cerr << "train: " << o.flow << " flow, " << parameters << " parameters, " << data.rows() << " rows of "
@@ -377,6 +388,11 @@ Command add_train(CLI::App& app) {
     sub->add_option("--patience", o->patience, "Epochs without improvement before stopping (default 2% of epochs)")
         ->check(unsigned_integer());
     sub->add_option("--val-fraction", o->val_fraction, "Share of rows held out for validation")->capture_default_str();
+    sub->add_option("--lr-drops", o->lr_drops,
+                    "At a plateau, restore the best epoch and lower the learning rate this many times before stopping")
+        ->capture_default_str();
+    sub->add_option("--lr-drop-factor", o->lr_drop_factor, "Learning-rate factor of each drop, in (0, 1)")
+        ->capture_default_str();
     sub->add_option("--weights-column", o->weights_column, "Column of per-row weights (not data)");
     sub->add_option("--seed", o->seed, "Seed of the initial weights, the split and the shuffles")->capture_default_str()
         ->check(unsigned_integer());

@@ -21,14 +21,18 @@ ValueAndTrace jacobian_trace(Tape& tape, Var z, const RowMap& f) {
     if (d == 0) throw ValueError("jacobian_trace: z has no columns");
     ValueAndTrace out;
     Array basis = xt::zeros<real>({n, d});
+    // f is recorded once, with the first direction; the others retangent the recorded ops (the
+    // values of f are the same for every direction, only the tangents differ).
+    const Mark start = tape.mark();
     for (std::size_t k = 0; k < d; ++k) {
         // Column k of every row is 1: the tangent is J e_k, and its column k is J_kk.
         xt::view(basis, xt::all(), k) = 1.0;
         if (k > 0) xt::view(basis, xt::all(), k - 1) = 0.0;
-        const ValueAndTangent step = jvp(tape, z, tape.constant(basis), f);
-        const Var diagonal = cols(step.tangent, k, k + 1);
+        const Var direction = tape.constant(basis);
+        if (k == 0) out.value = jvp(tape, z, direction, f).value;
+        else tape.retangent(start, z, direction);
+        const Var diagonal = cols(tape.tangent(out.value), k, k + 1);
         out.trace = out.trace.valid() ? add(out.trace, diagonal) : diagonal;
-        out.value = step.value;
     }
     return out;
 }
@@ -39,7 +43,7 @@ ValueAndTrace hutchinson_trace(Tape& tape, Var z, const Array& noise, const RowM
                          shape_string(z.shape()) + " differ");
     const Var eps = tape.constant(noise);
     const ValueAndTangent step = jvp(tape, z, eps, f);
-    return {step.value, sum(mul(eps, step.tangent), 1)};
+    return {step.value, dot_rows(eps, step.tangent)};
 }
 
 }  // namespace flowtape

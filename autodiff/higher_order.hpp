@@ -3,7 +3,8 @@
 // For a map f: N×D → N×D applied row by row (the dynamics of a continuous flow), the tangent of
 // f(z) along a direction v is J v, an ordinary Var; a first-order backward through anything built
 // from it gives ∂/∂θ and ∂/∂z of that quantity. So:
-//   exact trace      Tr J = Σ_d e_dᵀ J e_d   (D tangent passes, one per basis direction)
+//   exact trace      Tr J = Σ_d e_dᵀ J e_d   (D tangent passes, one per basis direction; f itself is
+//                                             recorded once, Tape::retangent does the other passes)
 //   Hutchinson       εᵀ J ε                  (one pass; E[εᵀJε] = Tr J for E[εεᵀ] = I)
 // Both return the value f(z) too, since a solver step needs it. Rows are independent, so the trace
 // is per row (N×1). See Note [second derivatives by tangents] in tape.hpp.

@@ -109,9 +109,13 @@ Var linear(Var x, Var w, Var b) {
         throw ShapeError("linear: bias must be 1\u00d7" + std::to_string(w.cols()) + ", got " + shape_string(b.shape()));
     const std::uint32_t i = t.push("linear", linear_backward, {x, w, b}, {x.rows(), w.cols()});
     Array& y = t.node(i).value;
-    // Each row starts as the bias; gemm then adds x w (β = 1).
-    const std::size_t m = y.shape()[1];
-    for (std::size_t r = 0; r < y.shape()[0]; ++r) std::copy_n(b.value().data(), m, y.data() + r * m);
+    // Each row starts as the bias; gemm then adds x w (β = 1). One loop rather than a copy per row,
+    // which for narrow layers was a library call per 64 numbers.
+    const std::size_t rows = y.shape()[0], m = y.shape()[1];
+    const real* bias = b.value().data();
+    real* out = y.data();
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t c = 0; c < m; ++c) out[r * m + c] = bias[c];
     gemm(x.value(), w.value(), y, false, false, 1.0);
     return t.finish(i, linear_tangent);
 }

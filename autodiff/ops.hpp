@@ -52,9 +52,13 @@ Var log(Var x);          // [T] ∂x = g / x
 Var log1p(Var x);        // [T] ∂x = g / (1 + x)
 Var sqrt(Var x);         // [T] ∂x = g / (2y)
 Var square(Var x);       // [T] ∂x = 2 g ⊙ x
+Var one_minus_square(Var x);  // [T] 1 − x² (tanh' from tanh's output); ∂x = −2 g ⊙ x
 Var pow(Var x, real p);  // [T] x^p; ∂x = g p x^(p−1)
 Var abs(Var x);          //     ∂x = g sign(x) (0 at 0)
 Var tanh(Var x);         // [T] ∂x = g (1 − y²)
+// (1 − y²) ⊙ v for y = tanh x: tanh's tangent along v, fused (its tangent rule records it).
+// [T] ∂y = −2 g ⊙ y ⊙ v, ∂v = g ⊙ (1 − y²). ShapeError unless y and v have one shape.
+Var tanh_jvp(Var y, Var v);
 Var sigmoid(Var x);      // [T] ∂x = g y (1 − y)
 Var relu(Var x);         // [T] ∂x = g [x > 0]
 Var elu(Var x, real alpha = 1.0);  // [T] x if x > 0 else α(eˣ − 1); ∂x = g (x > 0 ? 1 : y + α)
@@ -70,6 +74,9 @@ Var sum(Var x);            // [T] all elements → 1×1
 Var sum(Var x, int axis);  // [T]
 Var mean(Var x);           // [T] needs at least one element
 Var mean(Var x, int axis); // [T]
+// Σ_j a(n, j) b(n, j) per row: N×D, N×D → N×1, i.e. sum(mul(a, b), 1) without the N×D product.
+// [T] ∂a = g ⊙ b, ∂b = g ⊙ a (g broadcast along the row). ShapeError unless a and b have one shape.
+Var dot_rows(Var a, Var b);
 // log Σ exp along an axis, shifted by the maximum so it never overflows; ∂x = g ⊙ softmax(x).
 Var logsumexp(Var x, int axis);
 // softmax(x / T) and its logarithm along an axis, T > 0 the temperature.

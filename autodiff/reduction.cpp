@@ -127,6 +127,69 @@ Var sum(Var x, int axis) {
     return reduce_sum("sum", x, axis, 1.0, sum_tangent);
 }
 
+// ---- dot_rows: y_n = Σ_j a_nj b_nj, N×D, N×D → N×1 ----
+// The same as sum(mul(a, b), 1) without the N×D product: a CNF's closed-form trace and Hutchinson's
+// εᵀ(Jε) take it at every function evaluation, where that product and its broadcast gradient were
+// two more passes over an N×H array each way.
+static void dot_rows_backward(Tape& t, std::uint32_t self) {
+    // ∂a = g ⊙ b, ∂b = g ⊙ a, g (N×1) broadcast along each row.
+    const Node& n = t.node(self);
+    const Array& a = t.node(n.inputs[0]).value;
+    const Array& b = t.node(n.inputs[1]).value;
+    const std::size_t rows = a.shape()[0], cols = a.shape()[1];
+    for (int k = 0; k < 2; ++k) {
+        real beta = 0;
+        Array* dst = t.grad_for_write(n.inputs[k], beta);
+        if (!dst) continue;
+        const real* other = (k == 0 ? b : a).data();
+        real* out = dst->data();
+        for (std::size_t r = 0; r < rows; ++r) {
+            const real g = n.grad.data()[r];
+            if (beta == 0)
+                for (std::size_t c = 0; c < cols; ++c) out[r * cols + c] = g * other[r * cols + c];
+            else
+                for (std::size_t c = 0; c < cols; ++c) out[r * cols + c] += g * other[r * cols + c];
+        }
+    }
+}
+static Var dot_rows_tangent(Tape& t, std::uint32_t self) {
+    // ẏ = dot_rows(ȧ, b) + dot_rows(a, ḃ)
+    const Node& n = t.node(self);
+    const Var ta = t.tangent_or_none(n.inputs[0]), tb = t.tangent_or_none(n.inputs[1]);
+    detail::TangentSum s;
+    if (ta.valid()) s.add(dot_rows(ta, t.var(n.inputs[1])));
+    if (tb.valid()) s.add(dot_rows(t.var(n.inputs[0]), tb));
+    return s.get();
+}
+Var dot_rows(Var a, Var b) {
+    if (a.shape() != b.shape())
+        throw ShapeError("dot_rows: shapes " + shape_string(a.shape()) + " and " + shape_string(b.shape()) +
+                         " differ (it takes two arrays of one shape)");
+    Tape& t = a.tape();
+    const std::uint32_t i = t.push("dot_rows", dot_rows_backward, {a, b}, {a.rows(), 1});
+    const std::size_t rows = a.rows(), cols = a.cols();
+    const real* x = a.value().data();
+    const real* y = b.value().data();
+    real* out = t.node(i).value.data();
+    // Eight running sums per row, added pairwise at the end: the compiler vectorises that (one sum
+    // would be a chain of dependent additions, which it may not reorder), and the order is fixed, so
+    // the result does not depend on the machine.
+    constexpr std::size_t kLanes = 8;
+    for (std::size_t r = 0; r < rows; ++r) {
+        const real* xr = x + r * cols;
+        const real* yr = y + r * cols;
+        real lane[kLanes] = {};
+        std::size_t c = 0;
+        for (; c + kLanes <= cols; c += kLanes)
+            for (std::size_t l = 0; l < kLanes; ++l) lane[l] += xr[c + l] * yr[c + l];
+        for (std::size_t l = 0; c < cols; ++c, ++l) lane[l] += xr[c] * yr[c];
+        for (std::size_t width = kLanes / 2; width > 0; width /= 2)
+            for (std::size_t l = 0; l < width; ++l) lane[l] += lane[l + width];
+        out[r] = lane[0];
+    }
+    return t.finish(i, dot_rows_tangent);
+}
+
 // ---- mean: y = Σ x / n ----
 static Var mean_tangent(Tape& t, std::uint32_t self) {
     const Node& n = t.node(self);

@@ -66,7 +66,10 @@ std::uint32_t Tape::new_node(const char* op, BackwardFn backward, Shape shape) {
     n.needs_grad = false;
     n.grad_live = false;
     n.tangent = kNoNode;
+    n.tangent_rule = nullptr;
+    n.in_tangent = in_tangent_rule_;
     n.param = nullptr;
+    n.context[0] = n.context[1] = nullptr;
     n.s0 = n.s1 = 0;
     n.axis = 0;
     if (ensure_shape(n.value, shape)) ++allocations_;
@@ -228,6 +231,7 @@ void Tape::check_finite(const Array& a, std::uint32_t node, const char* what) co
 
 Var Tape::finish(std::uint32_t i, TangentFn tangent_rule) {
     if (anomaly_) check_finite(nodes_[i].value, i, "value");
+    nodes_[i].tangent_rule = tangent_rule;
     if (!tangents_seeded_ || in_tangent_rule_) return var(i);
     const Node& n = nodes_[i];
     bool any = false;
@@ -255,6 +259,38 @@ void Tape::set_tangent(Var x, Var direction) {
                          shape_string(direction.shape()) + " differ");
     nodes_[x.index_].tangent = direction.index_;
     tangents_seeded_ = true;
+}
+
+void Tape::retangent(Mark from, Var x, Var direction) {
+    if (from.epoch != epoch_ || from.index > size_) throw TapeError("retangent: a mark from before the last reset");
+    check_var(x, "retangent");
+    check_var(direction, "retangent");
+    if (x.shape() != direction.shape())
+        throw ShapeError("retangent: value " + shape_string(x.shape()) + " and direction " +
+                         shape_string(direction.shape()) + " differ");
+    // Nodes the rules append below lie past `end` and are parts of tangents: not visited.
+    const std::uint32_t end = size_;
+    for (std::uint32_t i = from.index; i < end; ++i)
+        if (!nodes_[i].in_tangent) nodes_[i].tangent = kNoNode;
+    nodes_[x.index_].tangent = direction.index_;
+    struct InRule {  // in_tangent_rule_ for the rules' own ops, restored on the way out
+        bool& flag;
+        bool before;
+        ~InRule() { flag = before; }
+    } in_rule{in_tangent_rule_, in_tangent_rule_};
+    in_tangent_rule_ = true;
+    for (std::uint32_t i = from.index; i < end; ++i) {
+        // By index: a rule appends nodes, and the deque keeps references valid, but read afresh.
+        if (nodes_[i].in_tangent || i == x.index_) continue;
+        bool any = false;
+        for (std::size_t k = 0; k < nodes_[i].arity(); ++k) any = any || nodes_[nodes_[i].input(k)].tangent != kNoNode;
+        if (!any) continue;
+        const TangentFn rule = nodes_[i].tangent_rule;
+        if (!rule)
+            throw TapeError(std::string("op '") + nodes_[i].op + "' has no tangent rule, but its input carries a tangent");
+        const Var t = rule(*this, i);
+        nodes_[i].tangent = t.valid() ? t.index_ : kNoNode;
+    }
 }
 
 Var Tape::tangent(Var y) {

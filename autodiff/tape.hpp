@@ -79,7 +79,12 @@ struct Node {
     bool needs_grad = false;  // some input (transitively) is a variable or parameter
     bool grad_live = false;   // grad holds this sweep's gradient (else it is stale memory)
     std::uint32_t tangent = kNoNode;  // the node holding this node's tangent, if any
+    TangentFn tangent_rule = nullptr;  // the op's tangent rule (for retangent)
+    bool in_tangent = false;           // made by a tangent rule: part of some node's tangent
     Parameter::Slot* param = nullptr;  // for parameter leaves
+    // Objects outside the tape that a rule reads (the odeint node: its dynamics and counters). Whoever
+    // records the op keeps them alive until the backward sweep.
+    void* context[2] = {nullptr, nullptr};
     real s0 = 0, s1 = 0;  // op attributes (exponent, bounds, temperature, ...)
     int axis = 0;
     Array value;
@@ -137,6 +142,13 @@ public:
     // first set_tangent until clear_tangents() (which keeps the tangents already recorded).
     void set_tangent(Var x, Var direction);
     void clear_tangents() { tangents_seeded_ = false; }
+    // Forward mode again over ops already recorded, along a new direction: the nodes made since
+    // `from` (except the parts of tangents) drop their tangents, x is seeded with `direction`, and
+    // each of those nodes whose inputs now carry a tangent gets one from its op's tangent rule, the
+    // ops themselves not being recorded again. So D tangent passes of one function record it once
+    // (jacobian_trace). Tangents of nodes before `from`, other than x's, are kept. Propagation to new
+    // ops stays as it was (clear_tangents first, as after jvp).
+    void retangent(Mark from, Var x, Var direction);
     Var tangent(Var y);
     bool has_tangent(Var y) const { return node(y.index()).tangent != kNoNode; }
 

@@ -4,8 +4,13 @@
 // Model: ContinuousFlow with MlpDynamics 2→64→64→2, time concatenated (first layer 3→64), tanh, a
 // standard normal base, dopri5 with rtol = atol = 1e-5, T = 1, gradients by the adjoint method. One
 // iteration = loss −mean log p(x) over a fixed batch of 512 points recorded on one Tape, backward
-// (the adjoint solve), Adam step (lr 1e-3), zero_grad, tape reset. Two traces: exact (D tangent
-// passes) and Hutchinson with Gaussian noise drawn once per iteration.
+// (the adjoint solve), Adam step (lr 1e-3), zero_grad, tape reset. Three traces:
+//   exact          the library's exact trace, for this MLP the closed form of flows/cnf_dynamics.cpp
+//                  (one N×H×H product per evaluation, first-order ops only);
+//   exact-tangent  the exact trace by D tangent passes (jacobian_trace: f recorded once, one chain of
+//                  tangent ops per direction), the generic path, which the library takes for
+//                  dynamics without a closed form;
+//   hutchinson     εᵀ(∂f/∂z)ε by one tangent pass, Gaussian ε drawn once per iteration.
 //
 // Each trace starts from the same initial parameters; the first iterations are a warm-up, then each
 // of the timed iterations is timed alone and the median is reported, with the forward and backward
@@ -14,11 +19,12 @@
 // compares the cost of one evaluation, time per iteration the whole.
 //
 // --export FILE writes the data batch and the initial parameters (with the names and in×out layout of
-// nn/linear.hpp) plus this program's initial loss, first forward/backward NFE and gradient norm as
-// JSON, so bench/torch_cnf.py runs the very same computation and checks its initial loss against ours.
+// nn/linear.hpp) plus, per trace, this program's initial loss, first forward/backward NFE and gradient
+// norm, and the Hutchinson noise of every iteration, as JSON, so bench/torch_cnf.py runs the very same
+// computation (the same ε too) and bench/compare_cnf.sh checks its first iteration against ours.
 //
-// Usage: bench_cnf_speed [--quick] [--threads N] [--dataset two-moons] [--trace exact|hutchinson]
-//                        [--export FILE] [--json FILE]
+// Usage: bench_cnf_speed [--quick] [--threads N] [--dataset two-moons]
+//                        [--trace exact|exact-tangent|hutchinson] [--export FILE] [--json FILE]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -48,6 +54,7 @@
 extern "C" {
 void openblas_set_num_threads(int num_threads);
 char* openblas_get_config(void);
+char* openblas_get_corename(void);
 }
 
 namespace {
@@ -60,12 +67,24 @@ constexpr std::uint64_t kModelSeed = 20261123;
 constexpr std::uint64_t kDataSeed = 5;
 constexpr real kTolerance = 1e-5;
 constexpr real kLearningRate = 1e-3;
+constexpr std::uint64_t kNoiseSeed = 17;
+
+// The traces the bench times (see the top of the file).
+enum class BenchTrace { exact, exact_tangent, hutchinson };
+const char* bench_trace_name(BenchTrace t) {
+    return t == BenchTrace::exact ? "exact" : t == BenchTrace::exact_tangent ? "exact-tangent" : "hutchinson";
+}
+BenchTrace bench_trace_from_name(const std::string& name) {
+    for (BenchTrace t : {BenchTrace::exact, BenchTrace::exact_tangent, BenchTrace::hutchinson})
+        if (name == bench_trace_name(t)) return t;
+    throw ValueError("bench_cnf_speed: --trace takes exact, exact-tangent or hutchinson, got '" + name + "'");
+}
 
 struct Options {
     bool quick = false;
     int threads = 1;
     std::string dataset = "two-moons";
-    std::vector<TraceKind> traces{TraceKind::exact, TraceKind::hutchinson};
+    std::vector<BenchTrace> traces{BenchTrace::exact, BenchTrace::exact_tangent, BenchTrace::hutchinson};
     std::string export_path, json_path;
     std::string command_line;
 };
@@ -84,14 +103,14 @@ Options parse_options(int argc, char** argv) {
         } else if (a == "--dataset" && has_value) {
             o.dataset = argv[++k];
         } else if (a == "--trace" && has_value) {  // one trace alone (for profiling)
-            o.traces = {trace_kind_from_name(argv[++k])};
+            o.traces = {bench_trace_from_name(argv[++k])};
         } else if (a == "--export" && has_value) {
             o.export_path = argv[++k];
         } else if (a == "--json" && has_value) {
             o.json_path = argv[++k];
         } else if (a == "--help" || a == "-h") {
             std::cout << "usage: bench_cnf_speed [--quick] [--threads N] [--dataset two-moons] "
-                         "[--trace exact|hutchinson] [--export FILE] [--json FILE]\n";
+                         "[--trace exact|exact-tangent|hutchinson] [--export FILE] [--json FILE]\n";
             std::exit(0);
         } else {
             throw ValueError("bench_cnf_speed: unknown option or missing value: '" + a + "' (see --help)");
@@ -134,21 +153,44 @@ double mean(const std::vector<double>& v) {
     return s / static_cast<double>(v.size());
 }
 
+// MLP dynamics seen through CnfDynamics's default velocity_and_trace: the exact trace by D tangent
+// passes instead of MlpDynamics's closed form.
+class TangentTraceDynamics : public CnfDynamics {
+public:
+    explicit TangentTraceDynamics(std::unique_ptr<MlpDynamics> f) : f_(std::move(f)) {}
+    Var velocity(Var t, Var z) override { return f_->velocity(t, z); }
+    std::size_t dim() const override { return f_->dim(); }
+    std::string kind() const override { return "bench_tangent_trace"; }
+    nlohmann::json config() const override { return f_->config(); }
+    void collect_parameters(ParameterList& out, const std::string& prefix) override {
+        f_->collect_parameters(out, prefix);
+    }
+
+private:
+    std::unique_ptr<MlpDynamics> f_;
+};
+
 // The flow with the benchmark's fixed initial parameters (the same for every trace).
-std::unique_ptr<ContinuousFlow> make_flow(TraceKind trace) {
+std::unique_ptr<ContinuousFlow> make_flow(BenchTrace trace) {
     Rng rng(kModelSeed);
-    auto dynamics = std::make_unique<MlpDynamics>(2, std::vector<std::size_t>{64, 64}, Activation::tanh, rng);
+    auto mlp = std::make_unique<MlpDynamics>(2, std::vector<std::size_t>{64, 64}, Activation::tanh, rng);
+    CnfDynamicsPtr dynamics;
+    if (trace == BenchTrace::exact_tangent) dynamics = std::make_unique<TangentTraceDynamics>(std::move(mlp));
+    else dynamics = std::move(mlp);
     CnfOptions c;
     c.rtol = kTolerance;
     c.atol = kTolerance;
-    c.trace = trace;
+    c.trace = trace == BenchTrace::hutchinson ? TraceKind::hutchinson : TraceKind::exact;
     c.noise = NoiseKind::gaussian;
     c.method = ode::OdeMethod::adjoint;
-    c.seed = 17;
+    c.seed = kNoiseSeed;
     auto flow = std::make_unique<ContinuousFlow>(std::move(dynamics), std::make_unique<StandardNormal>(2), c);
     flow->set_training(true);
     return flow;
 }
+
+std::size_t warm_iterations(const Options& o) { return o.quick ? 1 : 3; }
+std::size_t timed_iterations(const Options& o) { return o.quick ? 5 : 15; }
 
 struct Iteration {
     double ms = 0;
@@ -178,7 +220,7 @@ struct TraceResult {
     }
 };
 
-TraceResult run_trace(TraceKind trace, const Array& data, const Options& o) {
+TraceResult run_trace(BenchTrace trace, const Array& data, const Options& o) {
     std::unique_ptr<ContinuousFlow> flow = make_flow(trace);
     const ParameterList params = flow->parameters();
     Adam adam(params, AdamOptions{kLearningRate});
@@ -202,8 +244,8 @@ TraceResult run_trace(TraceKind trace, const Array& data, const Options& o) {
         return it;
     };
     TraceResult r;
-    r.trace = trace_kind_name(trace);
-    const std::size_t warm = o.quick ? 1 : 3, timed = o.quick ? 5 : 15;
+    r.trace = bench_trace_name(trace);
+    const std::size_t warm = warm_iterations(o), timed = timed_iterations(o);
     r.first = iterate();
     for (std::size_t k = 1; k < warm; ++k) iterate();
     for (std::size_t k = 0; k < timed; ++k) r.timed.push_back(iterate());
@@ -227,9 +269,11 @@ void write_file(const std::string& path, const nlohmann::json& j) {
     if (!f) throw IoError("bench_cnf_speed: failed while writing '" + path + "'");
 }
 
-// The data, the initial parameters and our first exact iteration, for bench/torch_cnf.py.
-void export_problem(const std::string& path, const Options& o, const Array& data, const TraceResult& exact) {
-    std::unique_ptr<ContinuousFlow> flow = make_flow(TraceKind::exact);  // the initial parameters again
+// The data, the initial parameters, our first iteration of each trace and the Hutchinson noise, for
+// bench/torch_cnf.py and bench/compare_cnf.sh.
+void export_problem(const std::string& path, const Options& o, const Array& data,
+                    const std::vector<TraceResult>& results) {
+    std::unique_ptr<ContinuousFlow> flow = make_flow(BenchTrace::exact);  // the initial parameters again
     nlohmann::json params = nlohmann::json::object();
     const ParameterList list = flow->parameters();  // kept alive: items() refers into it
     for (const NamedParameter& p : list.items()) params[p.name] = to_json(p.parameter->value());
@@ -244,10 +288,18 @@ void export_problem(const std::string& path, const Options& o, const Array& data
     j["activation"] = "tanh";
     j["data"] = to_json(data);
     j["parameters"] = params;  // "dynamics.net.layers.k.weight" (in×out) and ".bias" (1×out)
-    j["initial_loss"] = exact.first.loss;
-    j["initial_nfe_forward"] = exact.first.nfe_forward;
-    j["initial_nfe_backward"] = exact.first.nfe_backward;
-    j["initial_grad_norm"] = exact.first.grad_norm;
+    j["initial"] = nlohmann::json::object();
+    for (const TraceResult& r : results)
+        j["initial"][r.trace] = {{"loss", r.first.loss},
+                                 {"nfe_forward", r.first.nfe_forward},
+                                 {"nfe_backward", r.first.nfe_backward},
+                                 {"grad_norm", r.first.grad_norm}};
+    // ε of each iteration: ContinuousFlow draws one N×D Gaussian array per training log_prob from
+    // Rng(seed) (flows/cnf.hpp), so the same draws from the same seed are the flow's noise.
+    Rng noise(kNoiseSeed);
+    j["hutchinson_noise"] = nlohmann::json::array();
+    for (std::size_t k = 0; k < warm_iterations(o) + timed_iterations(o); ++k)
+        j["hutchinson_noise"].push_back(to_json(noise.normal_array(kBatch, 2)));
     write_file(path, j);
 }
 
@@ -270,6 +322,7 @@ void write_results(const std::string& path, const Options& o, const std::vector<
                                 {"initial_loss", r.first.loss},
                                 {"initial_nfe_forward", r.first.nfe_forward},
                                 {"initial_nfe_backward", r.first.nfe_backward},
+                                {"initial_grad_norm", r.first.grad_norm},
                                 {"iterations", iters}});
     }
     write_file(path, j);
@@ -282,11 +335,14 @@ void print_header(const Options& o) {
     std::printf("date:      %s\n", today().c_str());
     std::printf("machine:   %s, %u logical cores, %d thread(s)\n", cpu_model().c_str(), std::thread::hardware_concurrency(),
                 o.threads);
-    std::printf("versions:  xtensor %d.%d.%d, xtensor-blas %d.%d.%d, OpenBLAS %s, g++ %d.%d\n", XTENSOR_VERSION_MAJOR,
-                XTENSOR_VERSION_MINOR, XTENSOR_VERSION_PATCH, XTENSOR_BLAS_VERSION_MAJOR, XTENSOR_BLAS_VERSION_MINOR,
-                XTENSOR_BLAS_VERSION_PATCH, openblas_config().c_str(), __GNUC__, __GNUC_MINOR__);
-    std::printf("timing:    %s warm-up iteration(s), then the median of %s single iterations\n\n", o.quick ? "1" : "3",
-                o.quick ? "5" : "15");
+    // The core is the kernel set OpenBLAS chose at load time (DYNAMIC_ARCH; OPENBLAS_CORETYPE overrides it).
+    const char* core = openblas_get_corename();
+    std::printf("versions:  xtensor %d.%d.%d, xtensor-blas %d.%d.%d, OpenBLAS %s (kernels: %s), g++ %d.%d\n",
+                XTENSOR_VERSION_MAJOR, XTENSOR_VERSION_MINOR, XTENSOR_VERSION_PATCH, XTENSOR_BLAS_VERSION_MAJOR,
+                XTENSOR_BLAS_VERSION_MINOR, XTENSOR_BLAS_VERSION_PATCH, openblas_config().c_str(), core ? core : "unknown",
+                __GNUC__, __GNUC_MINOR__);
+    std::printf("timing:    %zu warm-up iteration(s), then the median of %zu single iterations\n\n", warm_iterations(o),
+                timed_iterations(o));
 }
 
 }  // namespace
@@ -299,17 +355,13 @@ int main(int argc, char** argv) {
         Rng data_rng(kDataSeed);
         const Array data = make_dataset(o.dataset, kBatch, data_rng).x;
         std::vector<TraceResult> results;
-        for (TraceKind trace : o.traces) results.push_back(run_trace(trace, data, o));
-        std::printf("%-10s %12s %10s %10s %12s %14s\n", "trace", "initial loss", "NFE fwd", "NFE bwd", "ms / iter",
+        for (BenchTrace trace : o.traces) results.push_back(run_trace(trace, data, o));
+        std::printf("%-13s %12s %10s %10s %12s %14s\n", "trace", "initial loss", "NFE fwd", "NFE bwd", "ms / iter",
                     "ms / eval");
         for (const TraceResult& r : results)
-            std::printf("%-10s %12.8f %10.1f %10.1f %12.3f %14.4f\n", r.trace.c_str(), r.first.loss, r.mean_nfe(true),
+            std::printf("%-13s %12.8f %10.1f %10.1f %12.3f %14.4f\n", r.trace.c_str(), r.first.loss, r.mean_nfe(true),
                         r.mean_nfe(false), r.median_ms(), r.median_ms_per_eval());
-        if (!o.export_path.empty()) {
-            if (o.traces.front() != TraceKind::exact)
-                throw ValueError("bench_cnf_speed: --export needs the exact trace (its initial loss is the check)");
-            export_problem(o.export_path, o, data, results[0]);
-        }
+        if (!o.export_path.empty()) export_problem(o.export_path, o, data, results);
         if (!o.json_path.empty()) write_results(o.json_path, o, results);
         return 0;
     } catch (const flowtape::Error& e) {

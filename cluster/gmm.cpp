@@ -276,4 +276,25 @@ Labels predict(const GaussianMixtureFit& fit, const Array& X) {
     return argmax_rows(wlp);
 }
 
+Array sample(const GaussianMixtureFit& fit, std::size_t n, Rng& rng) {
+    const std::size_t k = fit.weights.size(), d = fit.means.shape()[1];
+    std::vector<Array> chol;
+    for (std::size_t c = 0; c < k; ++c) chol.push_back(cholesky(fit.covariances[c], c));
+    Array out = Array::from_shape({n, d});
+    std::vector<double> z(d);
+    for (std::size_t i = 0; i < n; ++i) {
+        const double u = rng.uniform();
+        std::size_t c = 0;
+        for (double cumulative = fit.weights[0]; c + 1 < k && u >= cumulative; cumulative += fit.weights[++c]) {
+        }
+        for (std::size_t j = 0; j < d; ++j) z[j] = rng.normal();
+        for (std::size_t j = 0; j < d; ++j) {
+            double v = fit.means(c, j);
+            for (std::size_t l = 0; l <= j; ++l) v += chol[c](j, l) * z[l];
+            out(i, j) = v;
+        }
+    }
+    return out;
+}
+
 }  // namespace flowtape::cluster

@@ -58,4 +58,9 @@ std::vector<double> log_density(const GaussianMixtureFit& fit, const Array& X);
 // The most responsible component for each row of X.
 Labels predict(const GaussianMixtureFit& fit, const Array& X);
 
+// n points drawn from the mixture (sklearn's sample): a component per row with probability π_c
+// (by inverting the cumulative weights with one uniform), then μ_c + L_c z with z standard normal
+// and L_c the lower Cholesky factor of Σ_c. Rows in draw order; every draw comes from rng.
+Array sample(const GaussianMixtureFit& fit, std::size_t n, Rng& rng);
+
 }  // namespace flowtape::cluster

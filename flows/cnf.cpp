@@ -32,9 +32,9 @@ public:
             throw ShapeError("ContinuousFlow: the augmented state must be N×" + std::to_string(d + 1) + ", got " +
                              shape_string(s.shape()));
         const Var z = cols(s, 0, d);
-        const RowMap velocity = [this, t](Var zz) { return f_.velocity(t, zz); };
-        const ValueAndTrace vt = hutchinson_ ? hutchinson_trace(z.tape(), z, noise_, velocity)
-                                             : jacobian_trace(z.tape(), z, velocity);
+        const ValueAndTrace vt =
+            hutchinson_ ? hutchinson_trace(z.tape(), z, noise_, [this, t](Var zz) { return f_.velocity(t, zz); })
+                        : f_.velocity_and_trace(t, z);
         return concat({vt.value, neg(vt.trace)}, 1);
     }
     std::vector<Parameter*> parameters() override { return params_; }

@@ -8,7 +8,8 @@
 //     log p(x) = log p_base(z(T)) − Δ(T) = log p_base(z(T)) + ∫₀ᵀ Tr(∂f/∂z(t)) dt.
 // (Linear dynamics f = A z give z(T) = e^{AT} x and the log-determinant T·tr(A): the test's closed form.)
 //
-// The trace: exact (D tangent passes, jacobian_trace) or Hutchinson's εᵀ(∂f/∂z)ε (one pass,
+// The trace: exact (CnfDynamics::velocity_and_trace: a closed form for MLP dynamics with one or two
+// hidden layers, D tangent passes, jacobian_trace, otherwise) or Hutchinson's εᵀ(∂f/∂z)ε (one pass,
 // hutchinson_trace) with ε Gaussian or Rademacher, drawn ONCE per solve (per log_prob call, N×D) from
 // an Rng the flow owns, seeded by options.seed. Hutchinson is used only in training mode; in
 // evaluation mode (validation, the logprob command, model files) the trace is always exact, so

@@ -1,5 +1,5 @@
-// The CNF vector fields: an MLP of [z, t], and the planar field whose parameters a hypernetwork of t
-// produces. Equations in cnf_dynamics.hpp.
+// The CNF vector fields: an MLP of [z, t] (with its closed-form trace), and the planar field whose
+// parameters a hypernetwork of t produces. Equations in cnf_dynamics.hpp.
 #include "flows/cnf_dynamics.hpp"
 
 #include <cmath>
@@ -39,19 +39,78 @@ MlpConfig hypernet_config(std::size_t dim, std::size_t width, std::vector<std::s
 
 std::vector<std::size_t> hidden_of(const nlohmann::json& c) { return c.at("hidden").get<std::vector<std::size_t>>(); }
 
+// σ'(a) for the dynamics' activations, from the pre-activation a and the output h = σ(a):
+// tanh' = 1 − h², softplus' = sigmoid(a).
+Var activation_slope(Activation activation, Var a, Var h) {
+    return activation == Activation::tanh ? one_minus_square(h) : sigmoid(a);
+}
+
 }  // namespace
+
+// ---- CnfDynamics ----
+
+ValueAndTrace CnfDynamics::velocity_and_trace(Var t, Var z) {
+    return jacobian_trace(z.tape(), z, [this, t](Var zz) { return velocity(t, zz); });
+}
 
 // ---- MlpDynamics ----
 
 MlpDynamics::MlpDynamics(std::size_t dim, std::vector<std::size_t> hidden, Activation activation, Rng& rng)
     : net_(mlp_dynamics_config(dim, std::move(hidden), activation), rng) {}
 
-Var MlpDynamics::velocity(Var t, Var z) {
-    // t (1×1) as an N×1 column: ones ⊙ t, so the gradient reaches t (the adjoint's dL/dt).
-    const std::size_t n = z.rows();
+Var MlpDynamics::time_column(Var t, std::size_t n) {
+    // ones ⊙ t, so the gradient reaches t (the adjoint's dL/dt).
     if (ones_.shape()[0] != n || ones_.shape()[1] != 1) ones_ = xt::ones<real>({n, std::size_t(1)});
-    const Var time = mul(z.tape().constant(ones_), t);
-    return net_.forward(z, time);
+    return mul(t.tape().constant(ones_), t);
+}
+
+Var MlpDynamics::velocity(Var t, Var z) { return net_.forward(z, time_column(t, z.rows())); }
+
+// Note [the closed-form trace of MLP dynamics]: rows are points, x = [z, t] (1×(D+1)), weights in×out.
+// Write W1z for the first D rows of W1 (those that multiply z), aₖ for the pre-activations, hₖ = σ(aₖ),
+// and dₖ = σ'(aₖ) (a row of H_k slopes). Per row,
+//   one hidden layer:   f = σ(x W1 + b1) W2 + b2
+//       ∂f_j/∂z_i = Σ_a W1z[i,a] d1[a] W2[a,j]
+//       Tr = Σ_a d1[a] c[a],            c[a] = Σ_i W1z[i,a] W2[a,i]       → trace = d1 c    (N×1)
+//   two hidden layers:  f = σ(σ(x W1 + b1) W2 + b2) W3 + b3
+//       ∂f_j/∂z_i = Σ_{a,b} W1z[i,a] d1[a] W2[a,b] d2[b] W3[b,j]
+//       Tr = Σ_{a,b} d1[a] K[a,b] d2[b],  K = W2 ⊙ M,  M[a,b] = Σ_i W1z[i,a] W3[b,i], M = (W3 W1z)ᵀ
+//                                                                   → trace = rowsum((d1 K) ⊙ d2)
+// K depends on the parameters only (H1×H2, made once per evaluation from a D-term product), so the
+// trace costs one N×H1×H2 gemm where D tangent passes cost D of them (and their tangent ops); and it
+// is made of first-order ops (linear, matmul, mul, dot_rows, the slopes), so the adjoint's backward sweep
+// differentiates it in z, t and θ with no tangents at all. Its gradients are those ops' rules, e.g.
+// ∂K = d1ᵀ (g ⊙ d2) and ∂d1 = (g ⊙ d2) Kᵀ for a trace gradient g (N×1, broadcast along columns).
+// With three or more hidden layers the diagonal closes a loop through every layer (an N×H³ sum),
+// so the tangent passes are cheaper there and velocity_and_trace falls back to them.
+ValueAndTrace MlpDynamics::velocity_and_trace(Var t, Var z) {
+    const std::size_t hidden = net_.config().hidden.size();
+    if (hidden != 1 && hidden != 2) return CnfDynamics::velocity_and_trace(t, z);
+    check_input_width("MlpDynamics", z, dim());
+    Tape& tape = z.tape();
+    const Activation act = net_.config().activation;
+    std::vector<Linear>& layers = net_.layers();
+    // The forward pass exactly as Mlp::forward records it, so f is the same value as velocity's.
+    const Var x = concat({z, time_column(t, z.rows())}, 1);
+    const Var w1 = tape.param(layers[0].weight);
+    const Var a1 = linear(x, w1, tape.param(layers[0].bias));
+    const Var h1 = activate(a1, act);
+    const Var d1 = activation_slope(act, a1, h1);
+    const Var w1z = rows(w1, 0, dim());
+    if (hidden == 1) {
+        const Var w2 = tape.param(layers[1].weight);
+        const Var f = linear(h1, w2, tape.param(layers[1].bias));
+        const Var c = dot_rows(transpose(w1z), w2);  // H1×1: c[a] = Σ_i W1z[i,a] W2[a,i]
+        return {f, matmul(d1, c)};
+    }
+    const Var w2 = tape.param(layers[1].weight);
+    const Var a2 = linear(h1, w2, tape.param(layers[1].bias));
+    const Var h2 = activate(a2, act);
+    const Var d2 = activation_slope(act, a2, h2);
+    const Var w3 = tape.param(layers[2].weight);
+    const Var f = linear(h2, w3, tape.param(layers[2].bias));
+    const Var k = mul(w2, transpose(matmul(w3, w1z)));  // K = W2 ⊙ (W3 W1z)ᵀ
+    return {f, dot_rows(matmul(d1, k), d2)};
 }
 
 nlohmann::json MlpDynamics::config() const {

@@ -5,7 +5,9 @@
 //
 //   MlpDynamics (kind "cnf_mlp"):   f(z, t) = MLP([z, t])  — time concatenated to the inputs (Chen et
 //       al. 2018, FFJORD), tanh or softplus between the layers, none after the last.
-//       Parameters "net.layers.k.weight" / "net.layers.k.bias".
+//       Parameters "net.layers.k.weight" / "net.layers.k.bias". With one or two hidden layers the
+//       trace has a closed form that costs one N×H×H product instead of D passes (velocity_and_trace,
+//       Note [the closed-form trace of MLP dynamics] in cnf_dynamics.cpp).
 //
 //   PlanarDynamics (kind "cnf_planar"): the paper's 2-D dynamics (Josias & Brink, after Chen et al.
 //       2018's continuous planar flow): a planar-flow vector field of M units whose parameters are
@@ -27,6 +29,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "autodiff/higher_order.hpp"
 #include "core/random.hpp"
 #include "nn/mlp.hpp"
 #include "nn/module.hpp"
@@ -37,6 +40,10 @@ class CnfDynamics : public Module {
 public:
     // f(z, t) on z's tape: t is 1×1, z is N×D; the result N×D.
     virtual Var velocity(Var t, Var z) = 0;
+    // f(z, t) and Tr(∂f/∂z) per row (N×1), the exact trace the flow's augmented dynamics integrate.
+    // The default takes D tangent passes of velocity (jacobian_trace); dynamics with a cheaper closed
+    // form override it. Both are tape values a first-order backward differentiates in z, t and θ.
+    virtual ValueAndTrace velocity_and_trace(Var t, Var z);
     virtual std::size_t dim() const = 0;
     virtual std::string kind() const = 0;
     virtual nlohmann::json config() const = 0;
@@ -50,6 +57,8 @@ public:
     // dynamics need a smooth activation with a tangent rule).
     MlpDynamics(std::size_t dim, std::vector<std::size_t> hidden, Activation activation, Rng& rng);
     Var velocity(Var t, Var z) override;
+    // The closed form for one or two hidden layers; D tangent passes for more.
+    ValueAndTrace velocity_and_trace(Var t, Var z) override;
     std::size_t dim() const override { return net_.config().outputs; }
     std::string kind() const override { return "cnf_mlp"; }
     // {"kind": "cnf_mlp", "dim": D, "hidden": [...], "activation": "tanh"}
@@ -57,6 +66,7 @@ public:
     void collect_parameters(ParameterList& out, const std::string& prefix) override;
 
 private:
+    Var time_column(Var t, std::size_t n);  // t as an N×1 column
     Mlp net_;
     Array ones_;  // N×1 of ones, to broadcast t to a column (resized only when N changes)
 };

@@ -138,6 +138,15 @@ KlEstimate kl_divergence(Distribution& q, const std::function<Array(const Array&
         }
     }
 
+    return kl_from_log_densities(log_q, log_p, self_normalised);
+}
+
+KlEstimate kl_from_log_densities(const std::vector<real>& log_q, const std::vector<real>& log_p, bool self_normalised) {
+    const std::size_t n = log_q.size();
+    if (log_p.size() != n)
+        throw ShapeError("kl_from_log_densities: " + std::to_string(n) + " values of log q but " +
+                         std::to_string(log_p.size()) + " of log p");
+    if (n < 2) throw ValueError("kl_from_log_densities: needs at least 2 samples to estimate an error, got " + std::to_string(n));
     std::vector<real> delta(n);
     for (std::size_t i = 0; i < n; ++i) delta[i] = log_q[i] - log_p[i];
     if (!self_normalised) return {mean_with_error(delta), false, n};

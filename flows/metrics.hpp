@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <vector>
 
 #include "flows/distribution.hpp"
 
@@ -56,5 +57,10 @@ struct KlEstimate {
 // no-grad tape that is reset before target_log_prob runs, so the target may evaluate q itself.
 KlEstimate kl_divergence(Distribution& q, const std::function<Array(const Array&)>& target_log_prob, std::size_t n,
                          Rng& rng, bool self_normalised);
+
+// The same two estimators from given log q(x_i) and log p(x_i) at samples x_i ~ q (for a q that is
+// not a Distribution, e.g. an EM-fitted mixture). ShapeError for lengths that differ, ValueError for
+// fewer than 2.
+KlEstimate kl_from_log_densities(const std::vector<real>& log_q, const std::vector<real>& log_p, bool self_normalised);
 
 }  // namespace flowtape

@@ -40,6 +40,8 @@ void check_options(const FitOptions& o) {
             "clip_norm must be finite and ≥ 0 (0: off), got " + std::to_string(o.clip_norm));
     require(std::isfinite(o.weight_decay) && o.weight_decay >= 0,
             "weight_decay must be finite and ≥ 0, got " + std::to_string(o.weight_decay));
+    require(o.lr_drop_factor > 0 && o.lr_drop_factor < 1,
+            "lr_drop_factor must be in (0, 1), got " + std::to_string(o.lr_drop_factor));
     require(o.progress_every >= 1, "progress_every must be at least 1, got 0");
 }
 
@@ -282,6 +284,9 @@ FitReport fit(Distribution& model, const Array& x, const FitOptions& options, co
     Adam adam(params, adam_options);
     Snapshot best(model);
     best.save();  // epoch 0: the parameters fit started with
+    real lr_scale = 1;             // lr_drop_factor^(drops so far)
+    std::size_t drops = 0;
+    std::size_t plateau_start = 0;  // the epoch from which patience counts: the best one or the last drop
 
     FitReport report;
     report.best_val_loss = std::numeric_limits<real>::infinity();
@@ -296,7 +301,7 @@ FitReport fit(Distribution& model, const Array& x, const FitOptions& options, co
     };
 
     for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
-        adam.set_lr(schedule.at(epoch - 1));
+        adam.set_lr(schedule.at(epoch - 1) * lr_scale);
         shuffle_rng.shuffle(train_index);
         real epoch_total = 0, epoch_weight = 0;
         for (std::size_t begin = 0; begin < n_train; begin += batch) {
@@ -384,7 +389,20 @@ FitReport fit(Distribution& model, const Array& x, const FitOptions& options, co
             *out << "  best " << number(report.best_val_loss) << " (" << report.best_epoch << ")  "
                  << number(elapsed, "%.1f") << " s, ~" << number(left, "%.0f") << " s left\n";
         }
-        if (epoch - report.best_epoch >= patience && epoch < options.epochs) {
+        plateau_start = std::max(plateau_start, report.best_epoch);
+        if (epoch - plateau_start >= patience && epoch < options.epochs && drops < options.lr_drops) {
+            ++drops;
+            report.lr_drops = drops;
+            lr_scale *= options.lr_drop_factor;
+            plateau_start = epoch;
+            best.restore();
+            if (out)
+                *out << "epoch " << epoch << ": no improvement for " << epochs(patience) << "; restored epoch "
+                     << report.best_epoch << ", learning rate × " << number(options.lr_drop_factor, "%g") << " (drop "
+                     << drops << " of " << options.lr_drops << ")\n";
+            continue;
+        }
+        if (epoch - plateau_start >= patience && epoch < options.epochs) {
             report.stopped_early = true;
             report.message = "stopped early at epoch " + std::to_string(epoch) + ": the " +
                              (validate ? "validation" : "training") + " loss has not improved for " +

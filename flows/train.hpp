@@ -42,6 +42,12 @@ struct FitOptions {
     // Epochs without improvement before stopping. Default: max(1, round(2% of epochs)) as the
     // piecewise-flows paper.
     std::optional<std::size_t> patience;
+    // Learning-rate drops on a plateau: when the monitored loss has not improved for `patience`
+    // epochs and drops remain, the best parameters are restored, the learning rate is multiplied by
+    // lr_drop_factor and training goes on (the patience count starts again); with none left, training
+    // stops. 0 = the paper's rule: stop at the first plateau.
+    std::size_t lr_drops = 0;
+    real lr_drop_factor = 0.1;  // in (0, 1)
     std::string schedule = "constant";  // constant | exponential (lr·γ^epoch) | cosine (over epochs)
     real gamma = 0.999;                 // for the exponential schedule
     real clip_norm = 0;                 // global gradient norm; 0 = off
@@ -58,6 +64,7 @@ struct FitReport {
     real best_val_loss = 0;      // the monitored loss at best_epoch (validation, else training)
     std::vector<real> train_loss;  // per epoch run (the weighted mean over the epoch's batches)
     std::vector<real> val_loss;    // per epoch run; empty without a validation set
+    std::size_t lr_drops = 0;    // learning-rate drops taken (FitOptions::lr_drops)
     bool stopped_early = false;
     bool diverged = false;
     std::string message;  // one line: how training ended

@@ -31,6 +31,8 @@ public:
     void collect_parameters(ParameterList& out, const std::string& prefix) override;
     const MlpConfig& config() const { return config_; }
     const std::vector<Linear>& layers() const { return layers_; }
+    // For code that runs the layers itself (a CNF's closed-form trace reads every pre-activation).
+    std::vector<Linear>& layers() { return layers_; }
 
 private:
     MlpConfig config_;

@@ -41,12 +41,12 @@ struct AugmentedLayout {
     std::size_t time() const { return 2 * state + params; }
 };
 
-// One vector–Jacobian product of the dynamics per evaluation, on a tape that is reset each time
-// (so after the first evaluation nothing is allocated).
+// One vector–Jacobian product of the dynamics per evaluation, on the dynamics' adjoint tape, reset
+// each time (so after the first evaluation of the first solve nothing is allocated).
 class AdjointRhs {
 public:
     AdjointRhs(Dynamics& dynamics, Shape state_shape)
-        : dynamics_(dynamics), params_(dynamics.parameters()), shape_(state_shape) {
+        : dynamics_(dynamics), params_(dynamics.parameters()), shape_(state_shape), tape_(dynamics.adjoint_tape()) {
         layout_.state = state_shape[0] * state_shape[1];
         for (Parameter* p : params_) layout_.params += p->size();
         z_ = Array::from_shape(state_shape);
@@ -104,7 +104,7 @@ private:
     std::vector<Parameter*> params_;
     Shape shape_;
     AugmentedLayout layout_;
-    Tape tape_;
+    Tape& tape_;
     Array z_, a_, t_;
 };
 
@@ -209,8 +209,8 @@ namespace {
 
 void odeint_adjoint_rule(Tape& t, std::uint32_t self) {
     const Node& n = t.node(self);
-    auto* dynamics = reinterpret_cast<Dynamics*>(static_cast<std::intptr_t>(n.index(0, 0)));
-    auto* counters = reinterpret_cast<OdeCounters*>(static_cast<std::intptr_t>(n.index(0, 1)));
+    auto* dynamics = static_cast<Dynamics*>(n.context[0]);
+    auto* counters = static_cast<OdeCounters*>(n.context[1]);
     const real t0 = t.node(n.inputs[1]).value(0, 0), t1 = t.node(n.inputs[2]).value(0, 0);
     const AdjointResult r = odeint_adjoint_backward(*dynamics, n.value, n.grad, t0, t1, unpack_options(n.saved));
     if (counters) counters->backward = r.stats;
@@ -236,9 +236,8 @@ Var odeint_adjoint(Dynamics& dynamics, Var z0, Var t0, Var t1, const OdeOptions&
         n.backward = odeint_adjoint_rule;
     }
     pack_options(options, tape.saved(i, {1, kOptionCount}));
-    IndexArray& pointers = tape.index(i, 1, 2);
-    pointers(0, 0) = static_cast<std::int64_t>(reinterpret_cast<std::intptr_t>(&dynamics));
-    pointers(0, 1) = static_cast<std::int64_t>(reinterpret_cast<std::intptr_t>(counters));
+    n.context[0] = &dynamics;
+    n.context[1] = counters;
     return tape.finish(i, nullptr);
 }
 

@@ -7,8 +7,9 @@
 //                             recorded in no-grad mode on a scratch tape and rewound);
 //   odeint_adjoint_backward   given dL/dz(t1), solves the augmented system [z, a, a_θ, a_t] from t1
 //                             back to t0 (see docs/ode.md) for dL/dz0, dL/dθ, dL/dt0 and dL/dt1,
-//                             with one vector–Jacobian product per evaluation on a reused tape, so
-//                             memory does not grow with the number of steps;
+//                             with one vector–Jacobian product per evaluation on the dynamics'
+//                             adjoint_tape(), reset each time, so memory does not grow with the
+//                             number of steps and a second solve allocates nothing;
 //   odeint                    the tape entry point: `OdeMethod::adjoint` records ONE node whose
 //                             backward rule runs the adjoint solve; `OdeMethod::backprop` records
 //                             every Dormand–Prince stage with ordinary ops (the step sizes are chosen
@@ -34,11 +35,23 @@ namespace flowtape::ode {
 // f(t, z; θ).
 class Dynamics {
 public:
+    Dynamics() = default;
     virtual ~Dynamics() = default;
+    Dynamics(const Dynamics&) = delete;
+    Dynamics& operator=(const Dynamics&) = delete;
     // Records f on z's tape: t is 1×1, z is N×S, the result N×S. Parameters through tape.param(p).
     virtual Var operator()(Var t, Var z) = 0;
     // θ: every parameter the dynamics read (the adjoint writes a gradient for each).
     virtual std::vector<Parameter*> parameters() = 0;
+
+    // The tape the adjoint's backward solves record their vector–Jacobian products on: kept with the
+    // dynamics from one solve to the next and reset, not re-created, so that a warm backward solve
+    // allocates (and page-faults) nothing. Reset after each solve, so it binds no parameter between
+    // solves.
+    Tape& adjoint_tape() { return adjoint_tape_; }
+
+private:
+    Tape adjoint_tape_;
 };
 
 // The dynamics as a plain right-hand side: each call records f on `tape` in no-grad mode from a

@@ -129,6 +129,7 @@ std::vector<UnaryCase> unary_cases() {
         {"log1p", [](Var x) { return log1p(x); }, uniform(-0.8, 3)},
         {"sqrt", [](Var x) { return sqrt(x); }, uniform(0.2, 3)},
         {"square", [](Var x) { return square(x); }, normal(1)},
+        {"one_minus_square", [](Var x) { return one_minus_square(x); }, normal(1)},
         {"pow 2.5", [](Var x) { return pow(x, 2.5); }, uniform(0.2, 3)},
         {"pow -1.5", [](Var x) { return pow(x, -1.5); }, uniform(0.3, 3)},
         {"pow 3 (negative bases)", [](Var x) { return pow(x, 3.0); }, normal(1)},
@@ -207,6 +208,35 @@ BOOST_AUTO_TEST_CASE(binary_ops_gradcheck_with_broadcasting) {
                                 {rng.normal_array(sa[0], sa[1]), divisors(rng, sb)});
             }
         }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(dot_rows_gradcheck_and_value) {
+    Rng rng(107);
+    for (int trial = 0; trial < 3; ++trial) {
+        const Shape s = random_shape(rng);
+        expect_gradient("dot_rows on " + shape_string(s), [](Tape&, const std::vector<Var>& v) { return dot_rows(v[0], v[1]); },
+                        {rng.normal_array(s[0], s[1]), rng.normal_array(s[0], s[1])});
+        // The value of sum(mul(a, b), 1), up to the order of the additions.
+        Tape t;
+        const Var a = t.constant(rng.normal_array(s[0], s[1] + 13)), b = t.constant(rng.normal_array(s[0], s[1] + 13));
+        BOOST_TEST(same(dot_rows(a, b).value(), sum(mul(a, b), 1).value(), 1e-14));
+    }
+    // The same input on both sides: ∂a = 2 g ⊙ a.
+    expect_gradient("dot_rows of x with itself", [](Tape&, const std::vector<Var>& v) { return dot_rows(v[0], v[0]); },
+                    {rng.normal_array(3, 4)});
+}
+
+BOOST_AUTO_TEST_CASE(tanh_jvp_gradcheck_and_value) {
+    Rng rng(108);
+    for (int trial = 0; trial < 3; ++trial) {
+        const Shape s = random_shape(rng);
+        // y in (−1, 1) as tanh's outputs are, though the rule holds for any y.
+        expect_gradient("tanh_jvp on " + shape_string(s), [](Tape&, const std::vector<Var>& v) { return tanh_jvp(v[0], v[1]); },
+                        {rng.uniform_array(s[0], s[1], -0.99, 0.99), rng.normal_array(s[0], s[1])});
+        Tape t;
+        const Var y = t.constant(rng.uniform_array(s[0], s[1], -1, 1)), v = t.constant(rng.normal_array(s[0], s[1]));
+        BOOST_TEST(same(tanh_jvp(y, v).value(), mul(one_minus_square(y), v).value()));
     }
 }
 
@@ -499,6 +529,8 @@ BOOST_AUTO_TEST_CASE(shape_mismatch_names_op_and_shapes) {
     for (const auto& [name, op] : binary)
         BOOST_CHECK_EXCEPTION(op(a, b), ShapeError, message_has({name, "3\u00d74", "2\u00d74"}));
     BOOST_CHECK_EXCEPTION(matmul(a, b), ShapeError, message_has({"matmul", "3\u00d74", "2\u00d74"}));
+    BOOST_CHECK_EXCEPTION(dot_rows(a, b), ShapeError, message_has({"dot_rows", "3\u00d74", "2\u00d74"}));
+    BOOST_CHECK_EXCEPTION(tanh_jvp(a, b), ShapeError, message_has({"tanh_jvp", "3\u00d74", "2\u00d74"}));
     BOOST_CHECK_EXCEPTION(select(Mask::from_shape({3, 4}), a, b), ShapeError, message_has({"select", "3\u00d74", "2\u00d74"}));
     BOOST_CHECK_EXCEPTION(concat({a, b}, 1), ShapeError, message_has({"concat", "3\u00d74", "2\u00d74"}));
     BOOST_CHECK_EXCEPTION(linear(a, t.variable(xt::zeros<real>({4, 2})), b), ShapeError,

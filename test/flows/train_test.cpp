@@ -49,6 +49,19 @@ DistributionPtr overfitting_mixture(std::uint64_t seed) {
                                              xt::zeros<real>({1, 6}));
 }
 
+// Half the 30 rows for validation, one batch, a high rate: the mixture above overfits in a few
+// hundred epochs, and patience 25 stops it.
+FitOptions overfitting_options() {
+    FitOptions o = quiet_options();
+    o.val_fraction = 0.5;
+    o.batch = 15;
+    o.epochs = 3000;
+    o.lr = 0.05;
+    o.patience = 25;
+    o.seed = 3;
+    return o;
+}
+
 std::string message_of(const std::function<void()>& f) {
     try {
         f();
@@ -138,13 +151,7 @@ BOOST_AUTO_TEST_CASE(early_stopping_stops_and_restores_the_best_epoch) {
     // 15 training points, 15 validation points, a 6-component mixture: it shrinks its components
     // onto the training points, so the validation loss first falls, then rises.
     const Array x = gaussian_data(30, Array{{0.0, 0.0}}, Array{{1.0, 1.0}}, 13);
-    FitOptions o = quiet_options();
-    o.val_fraction = 0.5;
-    o.batch = 15;
-    o.epochs = 3000;
-    o.lr = 0.05;
-    o.patience = 25;
-    o.seed = 3;
+    const FitOptions o = overfitting_options();
     DistributionPtr model = overfitting_mixture(14);
     const FitReport r = fit(*model, x, o);
     BOOST_TEST_REQUIRE(r.stopped_early);
@@ -166,6 +173,46 @@ BOOST_AUTO_TEST_CASE(early_stopping_stops_and_restores_the_best_epoch) {
     BOOST_TEST(r2.best_epoch == r.best_epoch);
     const std::vector<Array> a = values_of(*model), b = values_of(*again);
     for (std::size_t k = 0; k < a.size(); ++k) BOOST_TEST((a[k] == b[k]));
+}
+
+// Learning-rate drops on a plateau: up to the first plateau the run is the plain early-stopping
+// run, bit for bit; then it restores the best parameters and goes on at a tenth of the rate, so its
+// best validation loss can only be lower, and it stops at the plateau after the last drop.
+BOOST_AUTO_TEST_CASE(lr_drops_continue_from_the_best_epoch_at_a_lower_rate) {
+    const Array x = gaussian_data(30, Array{{0.0, 0.0}}, Array{{1.0, 1.0}}, 13);
+    const FitOptions o = overfitting_options();
+    DistributionPtr plain = overfitting_mixture(14);
+    const FitReport r0 = fit(*plain, x, o);
+    BOOST_TEST_REQUIRE(r0.stopped_early);
+    BOOST_TEST(r0.lr_drops == 0u);
+
+    FitOptions with_drops = o;
+    with_drops.lr_drops = 2;
+    with_drops.lr_drop_factor = 0.1;
+    std::ostringstream progress;
+    with_drops.quiet = false;
+    with_drops.progress = &progress;
+    with_drops.progress_every = 100000;
+    DistributionPtr model = overfitting_mixture(14);
+    const FitReport r = fit(*model, x, with_drops);
+    BOOST_TEST_REQUIRE(r.stopped_early);
+    BOOST_TEST(r.lr_drops == 2u);
+    BOOST_TEST(r.epochs_run > r0.epochs_run);
+    for (std::size_t e = 0; e < r0.epochs_run; ++e) BOOST_TEST(r.val_loss[e] == r0.val_loss[e]);
+    BOOST_TEST(r.best_val_loss <= r0.best_val_loss);
+    BOOST_TEST(r.val_loss[r.best_epoch - 1] == r.best_val_loss);
+    // The epoch after the first drop starts from the best parameters of the first segment, at the
+    // lower rate: its validation loss is near the best one, not near the last (overfitted) one.
+    const real after_drop = r.val_loss[r0.epochs_run];
+    BOOST_TEST(std::abs(after_drop - r0.best_val_loss) < std::abs(r0.val_loss.back() - r0.best_val_loss));
+    BOOST_TEST(progress.str().find("learning rate \u00d7 0.1 (drop 1 of 2)") != std::string::npos, progress.str());
+    BOOST_TEST(progress.str().find("(drop 2 of 2)") != std::string::npos);
+
+    FitOptions bad = o;
+    for (real f : {0.0, 1.0, -0.5}) {
+        bad.lr_drop_factor = f;
+        BOOST_TEST(message_of([&] { fit(*plain, x, bad); }).find("lr_drop_factor must be in (0, 1)") != std::string::npos);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(default_patience_is_two_percent_of_the_epochs) {
