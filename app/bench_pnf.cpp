@@ -194,15 +194,11 @@ void estimate_gmm_floor(const Array& x, std::size_t rows, std::size_t n, std::ui
     }
     Rng draw = Rng::stream(seed, 1);
     const Array s = cluster::sample(best, n, draw);
-    const std::vector<double> log_q = cluster::log_density(best, s);
-    const Array log_p = normalised_log_density("circle-of-gaussians", s);
-    std::vector<double> q(n), p(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        q[i] = log_q[i];
-        p[i] = log_p(i, 0);
-    }
-    r.kl = kl_from_log_densities(q, p, false).kl;
-    r.kl_self = kl_from_log_densities(q, p, true).kl;
+    const std::vector<real> log_q = cluster::log_density(best, s);
+    const Array log_p_column = normalised_log_density("circle-of-gaussians", s);  // N×1
+    const std::vector<real> log_p(log_p_column.begin(), log_p_column.end());
+    r.kl = kl_from_log_densities(log_q, log_p, false).kl;
+    r.kl_self = kl_from_log_densities(log_q, log_p, true).kl;
     r.parameters = 8 * (1 + 2 + 3) - 1;
 }
 

@@ -16,6 +16,12 @@ Shape broadcast_shapes(const char* op, Shape a, Shape b) {
     return out;
 }
 
+void require_same_shape(const char* op, Shape a, Shape b) {
+    if (a != b)
+        throw ShapeError(std::string(op) + ": shapes " + shape_string(a) + " and " + shape_string(b) +
+                         " differ (it takes two arrays of one shape)");
+}
+
 void require_nonempty(const char* op, Shape s) {
     if (s[0] == 0 || s[1] == 0) throw ValueError(std::string(op) + ": needs a non-empty input, got " + shape_string(s));
 }

@@ -10,6 +10,9 @@ namespace flowtape::detail {
 // The broadcast shape of two operands (each dimension equal or 1), or ShapeError naming the op.
 Shape broadcast_shapes(const char* op, Shape a, Shape b);
 
+// Throws ShapeError "<op>: shapes 3×4 and 2×4 differ (it takes two arrays of one shape)" unless a == b.
+void require_same_shape(const char* op, Shape a, Shape b);
+
 // Throws ValueError "<op>: needs a non-empty input, got 0×3".
 void require_nonempty(const char* op, Shape s);
 

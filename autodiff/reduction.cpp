@@ -162,9 +162,7 @@ static Var dot_rows_tangent(Tape& t, std::uint32_t self) {
     return s.get();
 }
 Var dot_rows(Var a, Var b) {
-    if (a.shape() != b.shape())
-        throw ShapeError("dot_rows: shapes " + shape_string(a.shape()) + " and " + shape_string(b.shape()) +
-                         " differ (it takes two arrays of one shape)");
+    detail::require_same_shape("dot_rows", a.shape(), b.shape());
     Tape& t = a.tape();
     const std::uint32_t i = t.push("dot_rows", dot_rows_backward, {a, b}, {a.rows(), 1});
     const std::size_t rows = a.rows(), cols = a.cols();

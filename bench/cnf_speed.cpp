@@ -153,30 +153,11 @@ double mean(const std::vector<double>& v) {
     return s / static_cast<double>(v.size());
 }
 
-// MLP dynamics seen through CnfDynamics's default velocity_and_trace: the exact trace by D tangent
-// passes instead of MlpDynamics's closed form.
-class TangentTraceDynamics : public CnfDynamics {
-public:
-    explicit TangentTraceDynamics(std::unique_ptr<MlpDynamics> f) : f_(std::move(f)) {}
-    Var velocity(Var t, Var z) override { return f_->velocity(t, z); }
-    std::size_t dim() const override { return f_->dim(); }
-    std::string kind() const override { return "bench_tangent_trace"; }
-    nlohmann::json config() const override { return f_->config(); }
-    void collect_parameters(ParameterList& out, const std::string& prefix) override {
-        f_->collect_parameters(out, prefix);
-    }
-
-private:
-    std::unique_ptr<MlpDynamics> f_;
-};
-
 // The flow with the benchmark's fixed initial parameters (the same for every trace).
 std::unique_ptr<ContinuousFlow> make_flow(BenchTrace trace) {
     Rng rng(kModelSeed);
-    auto mlp = std::make_unique<MlpDynamics>(2, std::vector<std::size_t>{64, 64}, Activation::tanh, rng);
-    CnfDynamicsPtr dynamics;
-    if (trace == BenchTrace::exact_tangent) dynamics = std::make_unique<TangentTraceDynamics>(std::move(mlp));
-    else dynamics = std::move(mlp);
+    auto dynamics = std::make_unique<MlpDynamics>(2, std::vector<std::size_t>{64, 64}, Activation::tanh, rng);
+    dynamics->use_closed_form_trace(trace != BenchTrace::exact_tangent);
     CnfOptions c;
     c.rtol = kTolerance;
     c.atol = kTolerance;

@@ -283,10 +283,7 @@ Array sample(const GaussianMixtureFit& fit, std::size_t n, Rng& rng) {
     Array out = Array::from_shape({n, d});
     std::vector<double> z(d);
     for (std::size_t i = 0; i < n; ++i) {
-        const double u = rng.uniform();
-        std::size_t c = 0;
-        for (double cumulative = fit.weights[0]; c + 1 < k && u >= cumulative; cumulative += fit.weights[++c]) {
-        }
+        const std::size_t c = rng.categorical(fit.weights);
         for (std::size_t j = 0; j < d; ++j) z[j] = rng.normal();
         for (std::size_t j = 0; j < d; ++j) {
             double v = fit.means(c, j);

@@ -69,6 +69,17 @@ std::uint64_t Rng::below(std::uint64_t n) {
     return x % n;
 }
 
+std::size_t Rng::categorical(std::span<const real> weights) {
+    if (weights.empty()) throw ValueError("Rng::categorical: needs at least one weight");
+    const real u = uniform();
+    real cumulative = 0;
+    for (std::size_t i = 0; i + 1 < weights.size(); ++i) {
+        cumulative += weights[i];
+        if (u < cumulative) return i;
+    }
+    return weights.size() - 1;
+}
+
 Array Rng::uniform_array(std::size_t rows, std::size_t cols, real lo, real hi) {
     Array a = Array::from_shape({rows, cols});
     for (auto& v : a) v = uniform(lo, hi);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/types.hpp"
@@ -29,6 +30,10 @@ public:
     real normal();
     // Uniform integer in [0, n), unbiased (rejection of the short last interval). n > 0.
     std::uint64_t below(std::uint64_t n);
+    // An index drawn with probability weights[i] (weights summing to one) from one uniform u: the
+    // first i whose cumulative weight exceeds u, the last when rounding leaves the sum below u.
+    // Mixture components and pieces are picked this way. ValueError for no weights.
+    std::size_t categorical(std::span<const real> weights);
 
     // Arrays of independent variates.
     Array uniform_array(std::size_t rows, std::size_t cols, real lo = 0, real hi = 1);

@@ -85,7 +85,7 @@ Var MlpDynamics::velocity(Var t, Var z) { return net_.forward(z, time_column(t, 
 // so the tangent passes are cheaper there and velocity_and_trace falls back to them.
 ValueAndTrace MlpDynamics::velocity_and_trace(Var t, Var z) {
     const std::size_t hidden = net_.config().hidden.size();
-    if (hidden != 1 && hidden != 2) return CnfDynamics::velocity_and_trace(t, z);
+    if (!closed_form_trace_ || (hidden != 1 && hidden != 2)) return CnfDynamics::velocity_and_trace(t, z);
     check_input_width("MlpDynamics", z, dim());
     Tape& tape = z.tape();
     const Activation act = net_.config().activation;

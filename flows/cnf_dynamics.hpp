@@ -57,8 +57,12 @@ public:
     // dynamics need a smooth activation with a tangent rule).
     MlpDynamics(std::size_t dim, std::vector<std::size_t> hidden, Activation activation, Rng& rng);
     Var velocity(Var t, Var z) override;
-    // The closed form for one or two hidden layers; D tangent passes for more.
+    // The closed form for one or two hidden layers; D tangent passes for more, or when switched off.
     ValueAndTrace velocity_and_trace(Var t, Var z) override;
+    // Off: the D tangent passes of CnfDynamics::velocity_and_trace even where the closed form exists
+    // (the reference the tests and the speed bench compare it with). Not saved in the model file:
+    // the two agree to rounding.
+    void use_closed_form_trace(bool on) { closed_form_trace_ = on; }
     std::size_t dim() const override { return net_.config().outputs; }
     std::string kind() const override { return "cnf_mlp"; }
     // {"kind": "cnf_mlp", "dim": D, "hidden": [...], "activation": "tanh"}
@@ -69,6 +73,7 @@ private:
     Var time_column(Var t, std::size_t n);  // t as an N×1 column
     Mlp net_;
     Array ones_;  // N×1 of ones, to broadcast t to a column (resized only when N changes)
+    bool closed_form_trace_ = true;
 };
 
 class PlanarDynamics : public CnfDynamics {

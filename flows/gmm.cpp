@@ -82,19 +82,7 @@ Var GaussianMixture::log_prob(Var x, Var) {
 std::vector<std::size_t> draw_components(const Array& weights, std::size_t n, Rng& rng) {
     const std::size_t k = weights.shape()[1];
     std::vector<std::size_t> out(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        const real u = rng.uniform();
-        real cumulative = 0;
-        std::size_t chosen = k - 1;
-        for (std::size_t j = 0; j < k; ++j) {
-            cumulative += weights(0, j);
-            if (u < cumulative) {
-                chosen = j;
-                break;
-            }
-        }
-        out[i] = chosen;
-    }
+    for (std::size_t i = 0; i < n; ++i) out[i] = rng.categorical({weights.data(), k});
     return out;
 }
 

@@ -67,11 +67,7 @@ Var PiecewiseFlow::sample(Tape& tape, std::size_t n, Rng& rng, Var context) {
     if (n == 0) throw ValueError("PiecewiseFlow::sample: n must be at least 1");
     std::vector<std::vector<std::int64_t>> rows_of(pieces_.size());
     for (std::size_t i = 0; i < n; ++i) {
-        const real u = rng.uniform();
-        std::size_t k = 0;
-        real cumulative = weights_[0];
-        while (k + 1 < pieces_.size() && u >= cumulative) cumulative += weights_[++k];
-        rows_of[k].push_back(static_cast<std::int64_t>(i));
+        rows_of[rng.categorical(weights_)].push_back(static_cast<std::int64_t>(i));
     }
     std::vector<Var> parts;
     IndexArray where = IndexArray::from_shape({n, 1});  // where[i]: the stacked row holding output row i

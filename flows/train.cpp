@@ -284,8 +284,7 @@ FitReport fit(Distribution& model, const Array& x, const FitOptions& options, co
     Adam adam(params, adam_options);
     Snapshot best(model);
     best.save();  // epoch 0: the parameters fit started with
-    real lr_scale = 1;             // lr_drop_factor^(drops so far)
-    std::size_t drops = 0;
+    real lr_scale = 1;              // lr_drop_factor^(report.lr_drops)
     std::size_t plateau_start = 0;  // the epoch from which patience counts: the best one or the last drop
 
     FitReport report;
@@ -390,19 +389,18 @@ FitReport fit(Distribution& model, const Array& x, const FitOptions& options, co
                  << number(elapsed, "%.1f") << " s, ~" << number(left, "%.0f") << " s left\n";
         }
         plateau_start = std::max(plateau_start, report.best_epoch);
-        if (epoch - plateau_start >= patience && epoch < options.epochs && drops < options.lr_drops) {
-            ++drops;
-            report.lr_drops = drops;
+        if (epoch - plateau_start < patience || epoch == options.epochs) continue;
+        // A plateau: drop the learning rate while drops remain, else stop.
+        if (report.lr_drops < options.lr_drops) {
+            ++report.lr_drops;
             lr_scale *= options.lr_drop_factor;
             plateau_start = epoch;
             best.restore();
             if (out)
                 *out << "epoch " << epoch << ": no improvement for " << epochs(patience) << "; restored epoch "
                      << report.best_epoch << ", learning rate × " << number(options.lr_drop_factor, "%g") << " (drop "
-                     << drops << " of " << options.lr_drops << ")\n";
-            continue;
-        }
-        if (epoch - plateau_start >= patience && epoch < options.epochs) {
+                     << report.lr_drops << " of " << options.lr_drops << ")\n";
+        } else {
             report.stopped_early = true;
             report.message = "stopped early at epoch " + std::to_string(epoch) + ": the " +
                              (validate ? "validation" : "training") + " loss has not improved for " +

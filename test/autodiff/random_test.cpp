@@ -64,6 +64,32 @@ BOOST_AUTO_TEST_CASE(below_is_uniform_and_in_range) {
     BOOST_CHECK_THROW(rng.below(0), ValueError);
 }
 
+// Each index with its weight's frequency (an empty weight never), one uniform per draw (so the same
+// uniform decides: u < 0.25 → 0, else u < 0.25 + 0 + 0.5 → 2, else 3), and a sum short of one by
+// rounding still lands on the last index.
+BOOST_AUTO_TEST_CASE(categorical_draws_with_the_weights) {
+    const std::vector<real> w{0.25, 0.0, 0.5, 0.25};  // exact in binary, so are their sums
+    Rng rng(6), uniforms(6);
+    std::vector<int> counts(4, 0);
+    const int n = 100000;
+    for (int k = 0; k < n; ++k) {
+        const std::size_t i = rng.categorical(w);
+        const real u = uniforms.uniform();
+        BOOST_TEST_REQUIRE(i == (u < 0.25 ? 0u : u < 0.75 ? 2u : 3u));
+        ++counts[i];
+    }
+    BOOST_TEST(counts[1] == 0);
+    for (std::size_t i = 0; i < 4; ++i)
+        BOOST_TEST(std::abs(counts[i] - n * w[i]) <= 5 * std::sqrt(n * w[i] * (1 - w[i])) + 1e-9);
+    const std::vector<real> short_sum{1e-300};
+    BOOST_TEST(rng.categorical(short_sum) == 0u);
+    const std::vector<real> low{0.25, 0.25};  // sums to 0.5: draws above it go to the last index
+    int last = 0;
+    for (int k = 0; k < 1000; ++k) last += rng.categorical(low) == 1;
+    BOOST_TEST(last > 600);
+    BOOST_CHECK_THROW(rng.categorical(std::vector<real>{}), ValueError);
+}
+
 BOOST_AUTO_TEST_CASE(permutation_is_a_permutation) {
     Rng rng(9);
     auto p = rng.permutation(50);

@@ -63,21 +63,12 @@ real max_difference(const Array& a, const Array& b) {
     return worst;
 }
 
-// MlpDynamics seen through CnfDynamics's default velocity_and_trace: the tangent passes.
-class TangentTraceDynamics : public CnfDynamics {
-public:
-    explicit TangentTraceDynamics(std::unique_ptr<MlpDynamics> f) : f_(std::move(f)) {}
-    Var velocity(Var t, Var z) override { return f_->velocity(t, z); }
-    std::size_t dim() const override { return f_->dim(); }
-    std::string kind() const override { return "test_tangent_trace"; }
-    nlohmann::json config() const override { return f_->config(); }
-    void collect_parameters(ParameterList& out, const std::string& prefix) override {
-        f_->collect_parameters(out, prefix);
-    }
-
-private:
-    std::unique_ptr<MlpDynamics> f_;
-};
+// Whether the nodes from `from` on include a tangent rule's op (tanh's tangent, tanh_jvp).
+bool records_tangents(Tape& tape, std::size_t from) {
+    for (std::size_t i = from; i < tape.size(); ++i)
+        if (std::string(tape.node(static_cast<std::uint32_t>(i)).op) == "tanh_jvp") return true;
+    return false;
+}
 
 }  // namespace
 
@@ -136,6 +127,23 @@ BOOST_AUTO_TEST_CASE(three_hidden_layers_fall_back_to_tangents) {
     BOOST_TEST(max_difference(vt.trace.value(), reference.trace.value()) == 0.0);
 }
 
+BOOST_AUTO_TEST_CASE(the_closed_form_can_be_switched_off) {
+    Rng rng(65);
+    MlpDynamics f(2, {5, 7}, Activation::tanh, rng);
+    randomise_biases(f, rng);
+    Tape tape;
+    const Var t = tape.constant(Array{{0.3}}), z = tape.constant(rng.normal_array(4, 2));
+    std::size_t start = tape.size();
+    f.velocity_and_trace(t, z);
+    BOOST_TEST(!records_tangents(tape, start));  // the closed form: first-order ops only
+    f.use_closed_form_trace(false);
+    start = tape.size();
+    const ValueAndTrace off = f.velocity_and_trace(t, z);
+    BOOST_TEST(records_tangents(tape, start));
+    const ValueAndTrace reference = tangent_trace(f, tape, t, z);
+    BOOST_TEST(max_difference(off.trace.value(), reference.trace.value()) == 0.0);
+}
+
 BOOST_AUTO_TEST_CASE(adjoint_gradients_with_the_closed_form_equal_those_with_tangents) {
     const Array x{{0.5, -0.2}, {-1.0, 0.8}, {0.1, 1.4}, {1.3, 0.3}};
     for (const std::vector<std::size_t>& hidden : {std::vector<std::size_t>{6}, std::vector<std::size_t>{5, 7}}) {
@@ -145,12 +153,10 @@ BOOST_AUTO_TEST_CASE(adjoint_gradients_with_the_closed_form_equal_those_with_tan
             Rng rng(64);  // the same parameters both ways
             auto mlp = std::make_unique<MlpDynamics>(2, hidden, Activation::tanh, rng);
             randomise_biases(*mlp, rng);
-            CnfDynamicsPtr dynamics;
-            if (way == 0) dynamics = std::move(mlp);
-            else dynamics = std::make_unique<TangentTraceDynamics>(std::move(mlp));
+            mlp->use_closed_form_trace(way == 0);
             CnfOptions o;
             o.rtol = o.atol = 1e-10;
-            ContinuousFlow flow(std::move(dynamics), std::make_unique<StandardNormal>(2), o);
+            ContinuousFlow flow(std::move(mlp), std::make_unique<StandardNormal>(2), o);
             flow.set_training(true);
             const ParameterList params = flow.parameters();
             params.zero_grad();
