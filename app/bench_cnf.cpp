@@ -5,7 +5,7 @@
 // six half-moons in a diagonal chain, docs/datasets.md):
 //   - draw `samples` training rows of the classes in S and `test` held-out rows of every class
 //     (seeded by run);
-//   - train two continuous normalizing flows (flows/cnf.hpp) that differ only in their fixed base:
+//   - train two continuous normalizing flows (flows/continuous/cnf.hpp) that differ only in their fixed base:
 //       gaussian: N(mean of the training rows, I);
 //       gmm:      one unit component per class of S at the class mean, each training row scored by
 //                 its own class's component (through CnfClassTraining), the whole mixture at test time;
@@ -44,9 +44,9 @@
 #include "app/plot.hpp"
 #include "core/error.hpp"
 #include "data/datasets.hpp"
-#include "flows/cnf.hpp"
-#include "flows/metrics.hpp"
-#include "flows/train.hpp"
+#include "flows/continuous/cnf.hpp"
+#include "flows/training/metrics.hpp"
+#include "flows/training/train.hpp"
 
 namespace flowtape::app {
 namespace {

@@ -13,7 +13,7 @@
 //     all with Adam, the validation split (20%) and the paper's early stopping (patience 2% of the
 //     maximum epochs, best parameters restored);
 //   - estimate D(q‖p) by eq. (16) from `kl_samples` model samples against the target's normalised
-//     density, and by the self-normalised estimator of the paper's code (flows/metrics.hpp);
+//     density, and by the self-normalised estimator of the paper's code (flows/training/metrics.hpp);
 //   - on the circle of Gaussians also fit the true model family, an 8-component Gaussian mixture by
 //     EM, to as many rows as the flows train on: its KL is the floor that sampling noise in 8000
 //     rows puts under any density estimate of this target.
@@ -57,10 +57,10 @@
 #include "cluster/gmm.hpp"
 #include "flows/builders.hpp"
 #include "flows/flow.hpp"
-#include "flows/metrics.hpp"
-#include "flows/piecewise.hpp"
-#include "flows/resampled_base.hpp"
-#include "flows/train.hpp"
+#include "flows/training/metrics.hpp"
+#include "flows/mixtures/piecewise.hpp"
+#include "flows/distributions/resampled_base.hpp"
+#include "flows/training/train.hpp"
 
 namespace flowtape::app {
 namespace {
@@ -345,7 +345,7 @@ std::string markdown(const PnfOptions& o, const std::vector<RunResult>& all, std
     }
 
     md << "\nThe same runs with the self-normalised estimator of the paper's code (both densities normalised "
-       << "over the model's samples; see flows/metrics.hpp), which is what the paper's numbers were computed with:\n\n"
+       << "over the model's samples; see flows/training/metrics.hpp), which is what the paper's numbers were computed with:\n\n"
        << "| Target | MAF | RealNVP resampled | Piecewise MAF |\n|---|---|---|---|\n";
     for (const std::string& t : targets) {
         md << "| " << t;

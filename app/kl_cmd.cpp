@@ -1,6 +1,6 @@
 // `flowtape kl --model M.json --target NAME`: the KL divergence D(q‖p) of a saved 2-D model q to
 // one of the three Stimper et al. target densities p (data/targets.hpp), by Monte Carlo over n
-// samples of q, printed as JSON with both estimators of flows/metrics.hpp:
+// samples of q, printed as JSON with both estimators of flows/training/metrics.hpp:
 //   "kl":                  eq. (16) of the piecewise-flows paper, mean of log q − log p with p the
 //                          target normalised over its box [−4, 4]² (its log Z by quadrature): an
 //                          unbiased estimate of the KL itself;
@@ -22,7 +22,7 @@
 #include "core/error.hpp"
 #include "core/random.hpp"
 #include "data/targets.hpp"
-#include "flows/metrics.hpp"
+#include "flows/training/metrics.hpp"
 
 namespace flowtape::app {
 namespace {

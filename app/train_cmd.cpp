@@ -8,12 +8,12 @@
 // back, logprob and plot pick those columns by name), the options and a summary of the training.
 // A summary goes to stdout as JSON; progress lines go to stderr unless --quiet.
 //
-// --flow pnf is the piecewise flow (flows/piecewise.hpp): the rows are clustered (--cluster, k-means
+// --flow pnf is the piecewise flow (flows/mixtures/piecewise.hpp): the rows are clustered (--cluster, k-means
 // by default; --k K or auto = the best silhouette over --k-min..--k-max), one MAF with --layers and
 // --hidden is trained per cluster (--threads at once), and the model file holds the pieces and
 // their weights. Its summary adds the clusters, their weights and the training cost of eq. (18).
 //
-// --flow cnf is a continuous normalizing flow (flows/cnf.hpp): --dynamics mlp (--hidden, default
+// --flow cnf is a continuous normalizing flow (flows/continuous/cnf.hpp): --dynamics mlp (--hidden, default
 // 64,64, --activation tanh|softplus) or planar (the paper's hypernetwork planar field, --width units,
 // --hidden of the hypernetwork, default 32,32), --base gaussian (unit variance at the data mean) or
 // gmm (one unit component per class of --labels-column at the class mean; each training row scored
@@ -42,11 +42,11 @@
 #include "core/random.hpp"
 #include "data/csv.hpp"
 #include "flows/builders.hpp"
-#include "flows/cnf.hpp"
+#include "flows/continuous/cnf.hpp"
 #include "cluster/registry.hpp"
 #include "flows/model_file.hpp"
-#include "flows/piecewise.hpp"
-#include "flows/train.hpp"
+#include "flows/mixtures/piecewise.hpp"
+#include "flows/training/train.hpp"
 
 namespace flowtape::app {
 namespace {

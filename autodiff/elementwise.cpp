@@ -216,7 +216,7 @@ Var square(Var x) {
 
 // ---- one_minus_square: y = 1 − x² (the slope of tanh from its output, tanh' = 1 − tanh²) ----
 // One node instead of square, neg and add_scalar: tanh's tangent rule and the closed-form CNF trace
-// (flows/cnf_dynamics.cpp) record it at every function evaluation.
+// (flows/continuous/cnf_dynamics.cpp) record it at every function evaluation.
 static void one_minus_square_backward(Tape& t, std::uint32_t self) {
     const real* g = t.node(self).grad.data();
     const real* x = input_value(t, self).data();

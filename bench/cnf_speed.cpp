@@ -5,7 +5,7 @@
 // standard normal base, dopri5 with rtol = atol = 1e-5, T = 1, gradients by the adjoint method. One
 // iteration = loss −mean log p(x) over a fixed batch of 512 points recorded on one Tape, backward
 // (the adjoint solve), Adam step (lr 1e-3), zero_grad, tape reset. Three traces:
-//   exact          the library's exact trace, for this MLP the closed form of flows/cnf_dynamics.cpp
+//   exact          the library's exact trace, for this MLP the closed form of flows/continuous/cnf_dynamics.cpp
 //                  (one N×H×H product per evaluation, first-order ops only);
 //   exact-tangent  the exact trace by D tangent passes (jacobian_trace: f recorded once, one chain of
 //                  tangent ops per direction), the generic path, which the library takes for
@@ -45,8 +45,8 @@
 #include "core/random.hpp"
 #include "core/xtensor_blas.hpp"
 #include "data/datasets.hpp"
-#include "flows/cnf.hpp"
-#include "flows/gaussian.hpp"
+#include "flows/continuous/cnf.hpp"
+#include "flows/distributions/gaussian.hpp"
 #include "nn/adam.hpp"
 #include "nn/module.hpp"
 
@@ -276,7 +276,7 @@ void export_problem(const std::string& path, const Options& o, const Array& data
                                  {"nfe_backward", r.first.nfe_backward},
                                  {"grad_norm", r.first.grad_norm}};
     // ε of each iteration: ContinuousFlow draws one N×D Gaussian array per training log_prob from
-    // Rng(seed) (flows/cnf.hpp), so the same draws from the same seed are the flow's noise.
+    // Rng(seed) (flows/continuous/cnf.hpp), so the same draws from the same seed are the flow's noise.
     Rng noise(kNoiseSeed);
     j["hutchinson_noise"] = nlohmann::json::array();
     for (std::size_t k = 0; k < warm_iterations(o) + timed_iterations(o); ++k)

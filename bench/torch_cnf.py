@@ -8,7 +8,7 @@ docs/ode.md (torchdiffeq is not packaged in Debian, so the solver and the adjoin
   state      [z, Delta] (N x 3), d/dt [z, Delta] = [f, -Tr(df/dz)] from t = 0 to T = 1, [x, 0] at t = 0;
              the trace in one of three ways:
                exact         D vector-Jacobian products of f by autograd, as FFJORD (the natural PyTorch way)
-               exact-closed  the closed form flowtape uses for MLP dynamics (flows/cnf_dynamics.cpp,
+               exact-closed  the closed form flowtape uses for MLP dynamics (flows/continuous/cnf_dynamics.cpp,
                              Note [the closed-form trace of MLP dynamics]): with d_k = 1 - h_k^2,
                              Tr = rowsum((d1 K) * d2), K = W2 * (W3 W1z)^T, W1z the rows of W1 for z;
                              plain tensor ops, so the adjoint needs first-order autograd only

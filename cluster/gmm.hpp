@@ -1,5 +1,5 @@
 // Gaussian mixture fitted by EM with full covariances (scikit-learn's GaussianMixture,
-// covariance_type='full'). Not to be confused with flows/gmm.hpp, the mixture base distribution on the
+// covariance_type='full'). Not to be confused with flows/distributions/gaussian_mixture.hpp, the mixture base distribution on the
 // tape: this one is plain arrays, for clustering.
 //
 // Initialisation: k-means labels (cluster/kmeans.hpp) as hard responsibilities, from which the first

@@ -1,11 +1,11 @@
 // A masked autoregressive flow trained on two moons, evaluated, saved and loaded. We draw 3000
 // points of the two-moons target (data/datasets.hpp), build a MAF (flows/builders.hpp: MAF layers
 // with reversals between them on a standard normal base) and fit it by maximum likelihood with
-// early stopping (flows/train.hpp), printing the validation loss curve. On 5000 fresh points we
+// early stopping (flows/training/train.hpp), printing the validation loss curve. On 5000 fresh points we
 // compare its average log-likelihood E_p[log q] with the best any model can do, E_p[log p] = −H(p),
 // the target's negative entropy from its normalised density (data/targets.hpp) at the same points:
 // the gap is KL(p‖q) ≥ 0. We also estimate KL(q‖p) from the flow's own samples as eq. (16) of the
-// piecewise-flows paper (flows/metrics.hpp). The program checks that KL(p‖q) < 0.1 and
+// piecewise-flows paper (flows/training/metrics.hpp). The program checks that KL(p‖q) < 0.1 and
 // KL(q‖p) < 0.3 nats (an untrained flow is off by more than 2 nats) and neither is significantly
 // negative, and that a saved and reloaded model (flows/model_file.hpp) gives bit-identical log q.
 // Returns 1 otherwise. (KL(q‖p) is the larger: q puts some mass in the gaps between the moons.)
@@ -17,9 +17,9 @@
 
 #include "data/datasets.hpp"
 #include "flows/builders.hpp"
-#include "flows/metrics.hpp"
+#include "flows/training/metrics.hpp"
 #include "flows/model_file.hpp"
-#include "flows/train.hpp"
+#include "flows/training/train.hpp"
 
 using namespace flowtape;
 

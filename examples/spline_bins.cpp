@@ -1,4 +1,4 @@
-// A rational-quadratic spline (flows/spline.hpp, docs/splines.md), bin by bin. From K = 4 random
+// A rational-quadratic spline (flows/transforms/spline.hpp, docs/splines.md), bin by bin. From K = 4 random
 // raw widths, heights and K − 1 interior derivatives we place the knots by hand, following the
 // formulas in spline.hpp (softmax fractions with a minimum, cumulative sums from −B, slopes
 // m_d + softplus, slope 1 at ±B), and print them. Then rational_quadratic_spline maps a grid of x
@@ -10,7 +10,7 @@
 #include <cstdio>
 
 #include "core/random.hpp"
-#include "flows/spline.hpp"
+#include "flows/transforms/spline.hpp"
 
 using namespace flowtape;
 

@@ -34,7 +34,7 @@ struct FlowSpec {
     real tail_bound = 3;   // for the spline builders
     std::string base = "standard_normal";
     // When set (1×D each), make_maf_flow puts a fixed Standardize (x − mean) / scale first, e.g.
-    // from Standardize::from_data of the training rows (flows/standardize.hpp).
+    // from Standardize::from_data of the training rows (flows/transforms/standardize.hpp).
     Array standardize_mean{}, standardize_scale{};
 };
 
@@ -45,7 +45,7 @@ DistributionPtr make_base_distribution(const FlowSpec& spec, Rng& rng);
 // themselves reject (D = 1 for RealNVP) throws from their constructors.
 DistributionPtr make_maf_flow(const FlowSpec& spec, Rng& rng);
 DistributionPtr make_realnvp_flow(const FlowSpec& spec, Rng& rng);
-// Spline flows (flows/nsf.hpp) with spec.bins bins on [−tail_bound, tail_bound]:
+// Spline flows (flows/transforms/nsf.hpp) with spec.bins bins on [−tail_bound, tail_bound]:
 //   make_nsf_flow:           layers × (autoregressive spline [+ ActNorm] [+ BatchNorm]) with a
 //                            permutation between layers, as make_maf_flow;
 //   make_nsf_coupling_flow:  layers × (spline coupling [+ ActNorm] [+ BatchNorm]), the coupling masks
@@ -53,7 +53,7 @@ DistributionPtr make_realnvp_flow(const FlowSpec& spec, Rng& rng);
 DistributionPtr make_nsf_flow(const FlowSpec& spec, Rng& rng);
 DistributionPtr make_nsf_coupling_flow(const FlowSpec& spec, Rng& rng);
 
-// RealNVP on the resampled base of Stimper et al. (2022) (flows/resampled_base.hpp), the model of
+// RealNVP on the resampled base of Stimper et al. (2022) (flows/distributions/resampled_base.hpp), the model of
 // the piecewise-flows paper's Table 1: couplings × (affine coupling [+ ActNorm]), the masks
 // alternating as make_realnvp_flow, on a ResampledGaussian with an acceptance MLP accept_hidden,
 // truncation T and running-average weight eps. The ResampledGaussian's own seed (its training-time

@@ -6,19 +6,19 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
-#include "flows/actnorm.hpp"
-#include "flows/batchnorm.hpp"
-#include "flows/cnf.hpp"
+#include "flows/transforms/actnorm.hpp"
+#include "flows/transforms/batchnorm.hpp"
+#include "flows/continuous/cnf.hpp"
 #include "flows/flow.hpp"
-#include "flows/gaussian.hpp"
-#include "flows/gmm.hpp"
-#include "flows/maf.hpp"
-#include "flows/nsf.hpp"
-#include "flows/permutation.hpp"
-#include "flows/piecewise.hpp"
-#include "flows/standardize.hpp"
-#include "flows/realnvp.hpp"
-#include "flows/resampled_base.hpp"
+#include "flows/distributions/gaussian.hpp"
+#include "flows/distributions/gaussian_mixture.hpp"
+#include "flows/transforms/maf.hpp"
+#include "flows/transforms/nsf.hpp"
+#include "flows/transforms/permutation.hpp"
+#include "flows/mixtures/piecewise.hpp"
+#include "flows/transforms/standardize.hpp"
+#include "flows/transforms/affine_coupling.hpp"
+#include "flows/distributions/resampled_base.hpp"
 
 namespace flowtape {
 namespace {

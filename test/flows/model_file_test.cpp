@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "flows/builders.hpp"
-#include "flows/nsf.hpp"
+#include "flows/transforms/nsf.hpp"
 #include "flowtape.hpp"
 
 using namespace flowtape;

@@ -1,0 +1,424 @@
+// fit: input checks, the seeded split, the epoch loop (mini-batch Adam steps on reused tapes), the
+// validation pass, early stopping with a snapshot of the best parameters, and divergence handling.
+// A SolverError or NonFiniteError thrown by the model during a step or the validation pass (an ODE
+// solve of a continuous flow that hits its step limit, underflows its step or meets non-finite
+// dynamics) is a divergence like a non-finite loss: fit stops and keeps the best parameters.
+#include "flows/training/train.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "autodiff/ops.hpp"
+#include "core/error.hpp"
+#include "nn/adam.hpp"
+#include "nn/clip.hpp"
+#include "nn/schedule.hpp"
+
+namespace flowtape {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// ---- input checks ----
+
+void require(bool ok, const std::string& message) {
+    if (!ok) throw ValueError("fit: " + message);
+}
+
+void check_options(const FitOptions& o) {
+    require(o.epochs >= 1, "epochs must be at least 1, got 0");
+    require(o.batch >= 1, "batch must be at least 1, got 0");
+    require(std::isfinite(o.lr) && o.lr >= 0, "lr must be finite and ≥ 0, got " + std::to_string(o.lr));
+    require(o.val_fraction >= 0 && o.val_fraction < 1,
+            "val_fraction must be in [0, 1), got " + std::to_string(o.val_fraction));
+    require(!o.patience || *o.patience >= 1, "patience must be at least 1, got 0");
+    require(o.schedule == "constant" || o.schedule == "exponential" || o.schedule == "cosine",
+            "unknown schedule '" + o.schedule + "' (constant, exponential or cosine)");
+    require(std::isfinite(o.clip_norm) && o.clip_norm >= 0,
+            "clip_norm must be finite and ≥ 0 (0: off), got " + std::to_string(o.clip_norm));
+    require(std::isfinite(o.weight_decay) && o.weight_decay >= 0,
+            "weight_decay must be finite and ≥ 0, got " + std::to_string(o.weight_decay));
+    require(o.lr_drop_factor > 0 && o.lr_drop_factor < 1,
+            "lr_drop_factor must be in (0, 1), got " + std::to_string(o.lr_drop_factor));
+    require(o.progress_every >= 1, "progress_every must be at least 1, got 0");
+}
+
+void check_finite_rows(const char* what, const Array& a) {
+    const std::size_t cols = a.shape()[1];
+    for (std::size_t k = 0; k < a.size(); ++k)
+        if (!std::isfinite(a.data()[k]))
+            throw ValueError(std::string("fit: ") + what + " " + shape_string(shape_of(a)) + " has a non-finite value (" +
+                             std::to_string(a.data()[k]) + ") at row " + std::to_string(k / cols) + ", column " +
+                             std::to_string(k % cols));
+}
+
+void check_data(Distribution& model, const Array& x, const Array* weights, const Array* context) {
+    const Shape xs = shape_of(x);
+    require(xs[0] > 0 && xs[1] > 0, "needs non-empty data, got " + shape_string(xs));
+    if (xs[1] != model.dim())
+        throw ShapeError("fit: data " + shape_string(xs) + " has " + std::to_string(xs[1]) + " columns but the model (" +
+                         model.kind() + ") has dimension " + std::to_string(model.dim()));
+    check_finite_rows("data", x);
+    if (weights) {
+        if (shape_of(*weights) != Shape{xs[0], 1})
+            throw ShapeError("fit: weights " + shape_string(shape_of(*weights)) + " do not fit data " + shape_string(xs) +
+                             " (expected " + shape_string({xs[0], 1}) + ")");
+        check_finite_rows("weights", *weights);
+        real total = 0;
+        for (std::size_t i = 0; i < xs[0]; ++i) {
+            if ((*weights)(i, 0) < 0)
+                throw ValueError("fit: weights must be ≥ 0, got " + std::to_string((*weights)(i, 0)) + " at row " +
+                                 std::to_string(i) + " of " + shape_string(shape_of(*weights)));
+            total += (*weights)(i, 0);
+        }
+        require(total > 0, "weights " + shape_string(shape_of(*weights)) + " sum to zero");
+    }
+    const std::size_t c = model.context_dim();
+    if (c == 0) {
+        if (context)
+            throw ValueError("fit: the model (" + model.kind() + ") takes no context, got a context " +
+                             shape_string(shape_of(*context)) + " with data " + shape_string(xs));
+        return;
+    }
+    if (!context)
+        throw ValueError("fit: the model (" + model.kind() + ") needs a context " + shape_string({xs[0], c}) +
+                         " for data " + shape_string(xs) + ", got none");
+    if (shape_of(*context) != Shape{xs[0], c})
+        throw ShapeError("fit: context " + shape_string(shape_of(*context)) + " does not fit data " + shape_string(xs) +
+                         " (expected " + shape_string({xs[0], c}) + ")");
+    check_finite_rows("context", *context);
+}
+
+// ---- data ----
+
+// The rows of one set (training or validation), gathered from the full arrays.
+struct Rows {
+    Array x, w, c;  // c has 0 columns without a context
+};
+
+// dst = rows src[index[begin..end)], resized only when the shape changes.
+void gather_rows(const Array& src, const std::vector<std::size_t>& index, std::size_t begin, std::size_t end,
+                 Array& dst) {
+    const std::size_t cols = src.shape()[1];
+    ensure_shape(dst, {end - begin, cols});
+    for (std::size_t r = begin; r < end; ++r)
+        std::copy_n(src.data() + index[r] * cols, cols, dst.data() + (r - begin) * cols);
+}
+
+void gather_set(const Rows& all, const std::vector<std::size_t>& index, std::size_t begin, std::size_t end, Rows& dst) {
+    gather_rows(all.x, index, begin, end, dst.x);
+    gather_rows(all.w, index, begin, end, dst.w);
+    gather_rows(all.c, index, begin, end, dst.c);
+}
+
+// dst = rows [begin, end) of src, resized only when the shape changes.
+void slice_rows(const Array& src, std::size_t begin, std::size_t end, Array& dst) {
+    const std::size_t cols = src.shape()[1];
+    ensure_shape(dst, {end - begin, cols});
+    std::copy_n(src.data() + begin * cols, (end - begin) * cols, dst.data());
+}
+
+void slice_set(const Rows& all, std::size_t begin, std::size_t end, Rows& dst) {
+    slice_rows(all.x, begin, end, dst.x);
+    slice_rows(all.w, begin, end, dst.w);
+    slice_rows(all.c, begin, end, dst.c);
+}
+
+real total_weight(const Array& w) {
+    real s = 0;
+    for (real v : w) s += v;
+    return s;
+}
+
+// Shuffles the row indices from `rng` and puts the first round(f·N) (at least 1 when f > 0, at most
+// N − 1) into the validation set.
+void split_rows(std::size_t n, real val_fraction, Rng& rng, std::vector<std::size_t>& train,
+                std::vector<std::size_t>& val, Shape data_shape) {
+    const std::vector<std::size_t> order = rng.permutation(n);
+    std::size_t n_val = 0;
+    if (val_fraction > 0) {
+        require(n >= 2, "needs at least 2 rows to split into training and validation sets, got data " +
+                            shape_string(data_shape));
+        n_val = static_cast<std::size_t>(std::llround(val_fraction * static_cast<real>(n)));
+        n_val = std::min(std::max<std::size_t>(n_val, 1), n - 1);
+    }
+    val.assign(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_val));
+    train.assign(order.begin() + static_cast<std::ptrdiff_t>(n_val), order.end());
+}
+
+// ---- the model's state ----
+
+// A copy of every parameter and buffer, for early stopping. The arrays are allocated once.
+class Snapshot {
+public:
+    explicit Snapshot(Distribution& model) {
+        ParameterList list = model.parameters();
+        model.collect_buffers(list, "");
+        for (const NamedParameter& p : list.items()) {
+            targets_.push_back(p.parameter);
+            copies_.push_back(p.parameter->value());
+        }
+    }
+    void save() {
+        for (std::size_t k = 0; k < targets_.size(); ++k) xt::noalias(copies_[k]) = targets_[k]->value();
+    }
+    void restore() const {
+        for (std::size_t k = 0; k < targets_.size(); ++k) xt::noalias(targets_[k]->value()) = copies_[k];
+    }
+
+private:
+    std::vector<Parameter*> targets_;
+    std::vector<Array> copies_;
+};
+
+// Two tapes and two row buffers: one for batches of the usual size, one for the smaller last
+// batch, so that none changes shape from step to step and a warm step allocates nothing.
+struct Batches {
+    Tape full_tape, tail_tape;
+    Rows full_rows, tail_rows;
+    Tape& tape(bool full) { return full ? full_tape : tail_tape; }
+    Rows& rows(bool full) { return full ? full_rows : tail_rows; }
+    std::size_t allocations() const { return full_tape.allocations() + tail_tape.allocations(); }
+};
+
+// −Σ w log p / Σ w over the rows of `b`, recorded on `t`; `weight` is Σ w (> 0).
+Var weighted_nll(Tape& t, Distribution& model, const Rows& b, real weight) {
+    const Var context = b.c.shape()[1] ? t.constant(b.c) : Var();
+    const Var log_p = model.log_prob(t.constant(b.x), context);
+    return mul_scalar(sum(mul(log_p, t.constant(b.w))), -1.0 / weight);
+}
+
+// The weighted mean negative log-likelihood over a whole set, in no-grad and evaluation mode, in
+// chunks of `chunk` rows. NaN if a chunk's value is not finite (the caller reports it).
+real evaluate_loss(Distribution& model, const Rows& set, std::size_t chunk, Batches& batches) {
+    model.set_training(false);
+    const std::size_t n = set.x.shape()[0];
+    real total = 0, weight = 0;
+    for (std::size_t begin = 0; begin < n; begin += chunk) {
+        const std::size_t end = std::min(n, begin + chunk);
+        const bool full = end - begin == std::min(n, chunk);
+        Rows& part = batches.rows(full);
+        slice_set(set, begin, end, part);
+        const real w = total_weight(part.w);
+        if (w == 0) continue;
+        Tape& t = batches.tape(full);
+        {
+            NoGrad no_grad(t);
+            total += weighted_nll(t, model, part, w).item() * w;
+        }
+        t.reset();
+        weight += w;
+    }
+    model.set_training(true);
+    return total / weight;
+}
+
+LrSchedule make_schedule(const FitOptions& o) {
+    if (o.schedule == "exponential") return LrSchedule::exponential(o.lr, o.gamma);
+    if (o.schedule == "cosine") return LrSchedule::cosine(o.lr, o.epochs);
+    return LrSchedule::constant(o.lr);
+}
+
+std::string number(real v, const char* format = "%.4f") {
+    if (std::isnan(v)) return "NaN";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, format, v);
+    return buffer;
+}
+
+std::string epochs(std::size_t n) { return std::to_string(n) + (n == 1 ? " epoch" : " epochs"); }
+
+std::string kept(std::size_t best_epoch) {
+    return best_epoch == 0 ? "kept the initial parameters"
+                           : "kept the parameters of epoch " + std::to_string(best_epoch);
+}
+
+}  // namespace
+
+FitReport fit(Distribution& model, const Array& x, const FitOptions& options, const Array* weights,
+              const Array* context) {
+    const Clock::time_point start = Clock::now();
+    check_options(options);
+    check_data(model, x, weights, context);
+    const std::size_t n = x.shape()[0];
+
+    Rows all;
+    all.x = x;
+    all.w = weights ? *weights : Array(xt::ones<real>({n, std::size_t(1)}));
+    all.c = context ? *context : Array(xt::zeros<real>({n, std::size_t(0)}));
+
+    // The split and the shuffles come from two streams of the seed.
+    Rng split_rng = Rng::stream(options.seed, 0);
+    Rng shuffle_rng = Rng::stream(options.seed, 1);
+    std::vector<std::size_t> train_index, val_index;
+    split_rows(n, options.val_fraction, split_rng, train_index, val_index, shape_of(x));
+    const bool validate = !val_index.empty();
+    Rows val_set;
+    gather_set(all, val_index, 0, val_index.size(), val_set);
+    if (validate)
+        require(total_weight(val_set.w) > 0, "the " + std::to_string(val_index.size()) +
+                                                 " validation rows have zero total weight (data " +
+                                                 shape_string(shape_of(x)) + ")");
+    real train_weight = 0;
+    for (std::size_t i : train_index) train_weight += all.w(i, 0);
+    require(train_weight > 0,
+            "the " + std::to_string(train_index.size()) + " training rows have zero total weight (data " +
+                shape_string(shape_of(x)) + ")");
+
+    const std::size_t n_train = train_index.size();
+    const std::size_t batch = std::min(options.batch, n_train);
+    const std::size_t eval_chunk = std::max<std::size_t>(options.batch, 4096);
+    const std::size_t patience =
+        options.patience ? *options.patience
+                         : std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(0.02 * options.epochs)));
+
+    const ParameterList params = model.parameters();
+    params.zero_grad();
+    const LrSchedule schedule = make_schedule(options);
+    AdamOptions adam_options;
+    adam_options.lr = schedule.at(0);
+    adam_options.weight_decay = options.weight_decay;
+    Adam adam(params, adam_options);
+    Snapshot best(model);
+    best.save();  // epoch 0: the parameters fit started with
+    real lr_scale = 1;              // lr_drop_factor^(report.lr_drops)
+    std::size_t plateau_start = 0;  // the epoch from which patience counts: the best one or the last drop
+
+    FitReport report;
+    report.best_val_loss = std::numeric_limits<real>::infinity();
+    std::ostream* out = options.quiet ? nullptr : options.progress;
+    Batches train_batches, eval_batches;
+    std::size_t warm_start = 0;  // tape allocations after the first epoch
+    model.set_training(true);
+
+    const auto diverge = [&](std::size_t epoch, const std::string& what) {
+        report.diverged = true;
+        report.message = "epoch " + std::to_string(epoch) + ": " + what + "; " + kept(report.best_epoch);
+    };
+
+    for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
+        adam.set_lr(schedule.at(epoch - 1) * lr_scale);
+        shuffle_rng.shuffle(train_index);
+        real epoch_total = 0, epoch_weight = 0;
+        for (std::size_t begin = 0; begin < n_train; begin += batch) {
+            const std::size_t end = std::min(n_train, begin + batch);
+            const bool full = end - begin == batch;
+            Rows& part = train_batches.rows(full);
+            gather_set(all, train_index, begin, end, part);
+            const real w = total_weight(part.w);
+            if (w == 0) continue;  // nothing to learn from rows of weight zero
+            Tape& t = train_batches.tape(full);
+            real value = 0;
+            try {
+                const Var loss = weighted_nll(t, model, part, w);
+                value = loss.item();
+                if (!std::isfinite(value)) {
+                    t.reset();
+                    diverge(epoch, "the training loss became " + number(value));
+                    break;
+                }
+                t.backward(loss);
+            } catch (const SolverError& e) {  // an ODE solve gave up (continuous flows)
+                t.reset();
+                params.zero_grad();
+                diverge(epoch, std::string("the solver failed (") + e.what() + ")");
+                break;
+            } catch (const NonFiniteError& e) {  // non-finite dynamics inside a solve
+                t.reset();
+                params.zero_grad();
+                diverge(epoch, std::string("a value became non-finite (") + e.what() + ")");
+                break;
+            }
+            t.reset();
+            try {
+                if (options.clip_norm > 0) clip_grad_norm(params, options.clip_norm);
+                adam.step();
+            } catch (const NonFiniteError& e) {
+                adam.zero_grad();
+                diverge(epoch, std::string("a gradient became non-finite (") + e.what() + ")");
+                break;
+            }
+            adam.zero_grad();
+            epoch_total += value * w;
+            epoch_weight += w;
+        }
+        if (report.diverged) break;
+
+        report.epochs_run = epoch;
+        const real train_loss = epoch_total / epoch_weight;
+        report.train_loss.push_back(train_loss);
+        real monitored = train_loss;
+        if (validate) {
+            const auto failed = [&](const Error& e) {
+                eval_batches.full_tape.reset();
+                eval_batches.tail_tape.reset();
+                diverge(epoch, std::string("the validation pass failed (") + e.what() + ")");
+            };
+            try {
+                monitored = evaluate_loss(model, val_set, eval_chunk, eval_batches);
+            } catch (const SolverError& e) {
+                failed(e);
+                break;
+            } catch (const NonFiniteError& e) {
+                failed(e);
+                break;
+            }
+            report.val_loss.push_back(monitored);
+            if (!std::isfinite(monitored)) {
+                diverge(epoch, "the validation loss became " + number(monitored));
+                break;
+            }
+        }
+        if (epoch == 1) warm_start = train_batches.allocations() + eval_batches.allocations();
+        report.warm_allocations = train_batches.allocations() + eval_batches.allocations() - warm_start;
+        if (monitored < report.best_val_loss) {
+            report.best_val_loss = monitored;
+            report.best_epoch = epoch;
+            best.save();
+        }
+
+        const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+        if (out && epoch % options.progress_every == 0) {
+            const double left = elapsed / static_cast<double>(epoch) * static_cast<double>(options.epochs - epoch);
+            *out << "epoch " << epoch << "/" << options.epochs << "  train " << number(train_loss);
+            if (validate) *out << "  val " << number(monitored);
+            *out << "  best " << number(report.best_val_loss) << " (" << report.best_epoch << ")  "
+                 << number(elapsed, "%.1f") << " s, ~" << number(left, "%.0f") << " s left\n";
+        }
+        plateau_start = std::max(plateau_start, report.best_epoch);
+        if (epoch - plateau_start < patience || epoch == options.epochs) continue;
+        // A plateau: drop the learning rate while drops remain, else stop.
+        if (report.lr_drops < options.lr_drops) {
+            ++report.lr_drops;
+            lr_scale *= options.lr_drop_factor;
+            plateau_start = epoch;
+            best.restore();
+            if (out)
+                *out << "epoch " << epoch << ": no improvement for " << epochs(patience) << "; restored epoch "
+                     << report.best_epoch << ", learning rate × " << number(options.lr_drop_factor, "%g") << " (drop "
+                     << report.lr_drops << " of " << options.lr_drops << ")\n";
+        } else {
+            report.stopped_early = true;
+            report.message = "stopped early at epoch " + std::to_string(epoch) + ": the " +
+                             (validate ? "validation" : "training") + " loss has not improved for " +
+                             epochs(patience) + "; restored the parameters of epoch " +
+                             std::to_string(report.best_epoch) + " (loss " + number(report.best_val_loss) + ")";
+            break;
+        }
+    }
+
+    best.restore();
+    model.set_training(false);
+    if (!report.diverged && !report.stopped_early)
+        report.message = "trained " + epochs(report.epochs_run) + "; restored the parameters of epoch " +
+                         std::to_string(report.best_epoch) + " (" + (validate ? "validation" : "training") +
+                         " loss " + number(report.best_val_loss) + ")";
+    report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (out) *out << report.message << "\n";
+    return report;
+}
+
+}  // namespace flowtape
