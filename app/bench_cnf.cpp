@@ -8,7 +8,7 @@
 //   - train two continuous normalizing flows (flows/continuous/cnf.hpp) that differ only in their fixed base:
 //       gaussian: N(mean of the training rows, I);
 //       gmm:      one unit component per class of S at the class mean, each training row scored by
-//                 its own class's component (through CnfClassTraining), the whole mixture at test time;
+//                 its own class's component (the objective CnfClassNll), the whole mixture at test time;
 //     both with the same MLP dynamics f(z, t) = MLP([z, t]) (tanh, hidden 64,64 by default) from the
 //     same initial weights, Dormand–Prince with the adjoint, the exact trace, Adam, a 20% validation
 //     split and early stopping (best parameters restored);
@@ -154,34 +154,23 @@ Rows training_rows(const TrainingSet& s, std::size_t n, Rng& rng) {
     return select_classes(make_dataset("cascading-moons", draw, rng), s.classes);
 }
 
-// Counts the solver's work per training iteration: a Distribution view that forwards to the model
-// fit trains (the flow, or CnfClassTraining for the class base). fit calls log_prob once per Adam
-// step (training mode) and runs that step's backward before the next call; so at each call the
-// flow's counters still hold the previous training step's forward and adjoint-backward counts,
-// which are added up here (the last step's are collected by finish()).
-class CountingView : public Distribution {
+// Counts the solver's work per training iteration: an objective that forwards to the one fit
+// trains by (WeightedNll, or CnfClassNll for the class base). fit runs each step's backward before
+// asking for the next loss, so at each call the flow's counters still hold the previous training
+// step's forward and adjoint-backward counts, which are added up here (the last step's are
+// collected by finish()). Validation passes are not counted.
+class CountingObjective : public Objective {
 public:
-    CountingView(Distribution& model, ContinuousFlow& flow) : model_(model), flow_(flow) {}
-    Var log_prob(Var x, Var context = Var()) override {
+    CountingObjective(Objective& inner, ContinuousFlow& flow) : inner_(inner), flow_(flow) {}
+    Var loss(Distribution& model, const Batch& batch) override {
         collect();
-        Var out = model_.log_prob(x, context);
-        pending_ = training_ && x.tape().grad_enabled();
+        Var out = inner_.loss(model, batch);
+        pending_ = true;
         return out;
     }
-    Var sample(Tape& tape, std::size_t n, Rng& rng, Var context = Var()) override {
-        return model_.sample(tape, n, rng, context);
-    }
-    std::size_t dim() const override { return model_.dim(); }
-    std::size_t context_dim() const override { return model_.context_dim(); }
-    std::string kind() const override { return model_.kind(); }
-    nlohmann::json config() const override { return model_.config(); }
-    void collect_parameters(ParameterList& out, const std::string& prefix) override {
-        model_.collect_parameters(out, prefix);
-    }
-    void collect_buffers(ParameterList& out, const std::string& prefix) override { model_.collect_buffers(out, prefix); }
-    void set_training(bool on) override {
-        training_ = on;
-        model_.set_training(on);
+    Var validation_loss(Distribution& model, const Batch& batch) override {
+        collect();
+        return inner_.validation_loss(model, batch);
     }
     void finish() { collect(); }
 
@@ -198,9 +187,9 @@ private:
         pending_ = false;
     }
 
-    Distribution& model_;
+    Objective& inner_;
     ContinuousFlow& flow_;
-    bool training_ = false, pending_ = false;
+    bool pending_ = false;
 };
 
 CnfDynamicsPtr make_dynamics(const CnfBenchOptions& o, Rng& rng) {
@@ -239,10 +228,9 @@ std::unique_ptr<ContinuousFlow> train_flow(const std::string& base, const Rows& 
         std::vector<std::int64_t> classes;
         DistributionPtr b = make_cnf_class_base(train.x, train.labels, classes);
         flow = std::make_unique<ContinuousFlow>(make_dynamics(o, init), std::move(b), cnf_options(o), classes);
-        const Array one_hot = flow->class_one_hot(train.labels);
-        CnfClassTraining view(*flow);
-        CountingView counting(view, *flow);
-        f = fit(counting, train.x, fit_options(o, seed), nullptr, &one_hot);
+        CnfClassNll by_class;
+        CountingObjective counting(by_class, *flow);
+        f = fit(*flow, FitData{.x = train.x, .labels = &train.labels}, fit_options(o, seed), counting);
         counting.finish();
         r.iterations = counting.iterations;
         r.forward_nfe = static_cast<double>(counting.forward_nfe);
@@ -250,8 +238,9 @@ std::unique_ptr<ContinuousFlow> train_flow(const std::string& base, const Rows& 
         r.forward_steps = static_cast<double>(counting.forward_steps);
     } else {
         flow = std::make_unique<ContinuousFlow>(make_dynamics(o, init), make_cnf_gaussian_base(train.x), cnf_options(o));
-        CountingView counting(*flow, *flow);
-        f = fit(counting, train.x, fit_options(o, seed));
+        WeightedNll nll;
+        CountingObjective counting(nll, *flow);
+        f = fit(*flow, FitData{.x = train.x}, fit_options(o, seed), counting);
         counting.finish();
         r.iterations = counting.iterations;
         r.forward_nfe = static_cast<double>(counting.forward_nfe);

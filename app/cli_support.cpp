@@ -1,4 +1,4 @@
-// Model files with their column names, CSV columns matched by name, and batched no-grad evaluation
+// Model files with their column names, CSV columns matched by name, the OpenBLAS kernel warning
 // (see cli_support.hpp).
 #include "app/cli_support.hpp"
 
@@ -18,10 +18,6 @@ extern "C" char* openblas_get_corename(void);
 
 namespace flowtape::app {
 namespace {
-
-// Rows per no-grad pass: large enough to amortise the per-batch work, small enough that the tape's
-// buffers stay a few megabytes.
-constexpr std::size_t kBatch = 4096;
 
 // The names stored by `flowtape train`, if they are there and fit the dimension; x0, x1, ... else.
 std::vector<std::string> columns_from_extra(const nlohmann::json& extra, std::size_t dim) {
@@ -80,40 +76,6 @@ Array read_model_data(const std::string& who, const std::string& path, const Loa
     for (std::size_t r = 0; r < data.rows(); ++r)
         for (std::size_t j = 0; j < d; ++j) x(r, j) = data.x(r, picked[j]);
     return x;
-}
-
-Array log_prob_rows(Distribution& model, const Array& x) {
-    model.set_training(false);
-    const std::size_t n = x.shape()[0];
-    Array out = Array::from_shape({n, 1});
-    Tape tape;
-    for (std::size_t begin = 0; begin < n; begin += kBatch) {
-        const std::size_t end = std::min(n, begin + kBatch);
-        tape.reset();
-        const NoGrad no_grad(tape);
-        const Var xv = tape.constant(xt::view(x, xt::range(begin, end), xt::all()));
-        const Array& lp = model.log_prob(xv).value();
-        for (std::size_t i = 0; i < end - begin; ++i) out(begin + i, 0) = lp(i, 0);
-    }
-    tape.reset();
-    return out;
-}
-
-Array sample_rows(Distribution& model, std::size_t n, std::uint64_t seed) {
-    model.set_training(false);
-    const std::size_t d = model.dim();
-    Array out = Array::from_shape({n, d});
-    Rng rng(seed);
-    Tape tape;
-    for (std::size_t begin = 0; begin < n; begin += kBatch) {
-        const std::size_t m = std::min(n - begin, kBatch);
-        tape.reset();
-        const NoGrad no_grad(tape);
-        const Array& x = model.sample(tape, m, rng).value();
-        std::copy_n(x.data(), m * d, out.data() + begin * d);
-    }
-    tape.reset();
-    return out;
 }
 
 void warn_if_generic_blas(bool quiet) {

@@ -33,12 +33,6 @@ LoadedModel load_model_with_columns(const std::string& who, const std::string& p
 // dimension. ShapeError naming `who`, both column lists and the dimension otherwise.
 Array read_model_data(const std::string& who, const std::string& path, const LoadedModel& loaded);
 
-// log p(x) for every row (N×1), in batches on a no-grad tape, the model in evaluation mode.
-Array log_prob_rows(Distribution& model, const Array& x);
-
-// n samples (n×D) of an unconditional model, in batches on a no-grad tape.
-Array sample_rows(Distribution& model, std::size_t n, std::uint64_t seed);
-
 // A CLI11 check for unsigned options: digits only, so "-3" is refused instead of wrapping around to
 // a huge unsigned value (CLI11's conversion to std::size_t accepts a minus sign).
 inline CLI::Validator unsigned_integer() {

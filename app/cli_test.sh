@@ -104,7 +104,7 @@ done
   --epochs 5 --batch 100 --seed 1 --threads 2 --quiet >"$tmp/pnf_summary.json"
 grep -q '"clusters": 2,' "$tmp/pnf_summary.json" || fail "pnf: the summary does not report 2 clusters"
 grep -q '"cost": [1-9]' "$tmp/pnf_summary.json" || fail "pnf: the summary has no training cost"
-grep -q '"kind":"piecewise"' "$tmp/pnf.json" || fail "pnf: the model file is not a piecewise flow"
+grep -q '"kind":"mixture"' "$tmp/pnf.json" || fail "pnf: the model file is not a mixture (the piecewise flow)"
 "$flowtape" train --flow pnf --k 2 --data "$tmp/moons.csv" --out "$tmp/pnf1.json" --layers 2 --hidden 8,8 \
   --epochs 5 --batch 100 --seed 1 --threads 1 --quiet >/dev/null
 cmp -s <("$flowtape" logprob --model "$tmp/pnf.json" --data "$tmp/moons.csv") \

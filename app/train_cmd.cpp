@@ -309,9 +309,8 @@ void run_train_cnf(const TrainOptions& o) {
     if (flow.classes().empty()) {
         report = fit(flow, data.x, fit_options_of(o), weights);
     } else {
-        CnfClassTraining by_class(flow);  // each training row scored by its class's component
-        const Array one_hot = flow.class_one_hot(*data.labels);
-        report = fit(by_class, data.x, fit_options_of(o), weights, &one_hot);
+        CnfClassNll by_class;  // each training row scored by its class's component
+        report = fit(flow, FitData{.x = data.x, .weights = weights, .labels = &*data.labels}, fit_options_of(o), by_class);
     }
     if (report.diverged) throw std::runtime_error("train: " + report.message + "; no model saved");
 

@@ -24,6 +24,7 @@ Parameter::Parameter(const Parameter& other) : slot_(std::make_unique<Slot>()) {
     slot_->name = other.slot_->name;
     slot_->value = other.slot_->value;
     slot_->grad = other.slot_->grad;
+    slot_->frozen = other.slot_->frozen;
 }
 
 Parameter& Parameter::operator=(const Parameter& other) {
@@ -32,6 +33,7 @@ Parameter& Parameter::operator=(const Parameter& other) {
         slot_->name = other.slot_->name;
         slot_->value = other.slot_->value;
         slot_->grad = other.slot_->grad;
+        slot_->frozen = other.slot_->frozen;
     }
     return *this;
 }

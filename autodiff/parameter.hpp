@@ -36,6 +36,13 @@ public:
     std::size_t size() const { return slot_->value.size(); }
     void zero_grad();
 
+    // A frozen parameter is a constant to every tape: its leaf needs no gradient, so backward
+    // computes none for it (nor for ops that depend on frozen parameters and constants alone) and
+    // never writes its grad(). It takes effect for leaves made after the change (a tape that holds
+    // the parameter's leaf this epoch keeps it as it was until reset).
+    void set_frozen(bool frozen) { slot_->frozen = frozen; }
+    bool frozen() const { return slot_->frozen; }
+
     // What a tape knows about the parameter: the leaf node it created for it in its current
     // epoch. Internal to Tape.
     struct Slot {
@@ -44,6 +51,7 @@ public:
         Array grad;
         Tape* tape = nullptr;
         std::uint32_t node = 0;
+        bool frozen = false;
     };
     Slot& slot() { return *slot_; }
 

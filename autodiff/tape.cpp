@@ -163,9 +163,10 @@ void parameter_backward(Tape& t, std::uint32_t self) {
 
 Var Tape::param(Parameter& p) {
     Parameter::Slot& s = p.slot();
+    const bool trained = grad_enabled_ && !s.frozen;
     if (s.tape == this) {
         Node& leaf = nodes_[s.node];
-        if (grad_enabled_ && !leaf.needs_grad) {  // first used in no-grad mode, now trained
+        if (trained && !leaf.needs_grad) {  // first used in no-grad mode, now trained
             leaf.needs_grad = true;
             leaf.backward = parameter_backward;
         }
@@ -178,8 +179,8 @@ Var Tape::param(Parameter& p) {
     Node& n = nodes_[i];
     xt::noalias(n.value) = s.value;
     n.param = &s;
-    n.needs_grad = grad_enabled_;
-    n.backward = grad_enabled_ ? parameter_backward : nullptr;
+    n.needs_grad = trained;
+    n.backward = trained ? parameter_backward : nullptr;
     s.tape = this;
     s.node = i;
     if (bound_.size() == bound_.capacity()) ++allocations_;

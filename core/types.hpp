@@ -18,6 +18,9 @@ using Array = xt::xtensor<real, 2>;
 using IndexArray = xt::xtensor<std::int64_t, 2>;
 using Shape = std::array<std::size_t, 2>;
 
+// The label of a row that has none (semi-supervised data): labels are class numbers ≥ 0 otherwise.
+inline constexpr std::int64_t kNoLabel = -1;
+
 inline Shape shape_of(const Array& a) { return {a.shape()[0], a.shape()[1]}; }
 
 // "3×4", for error messages.

@@ -6,6 +6,7 @@
 // reparameterised where the distribution allows). With a context, n must equal its number of rows.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -38,5 +39,12 @@ public:
 };
 
 using DistributionPtr = std::unique_ptr<Distribution>;
+
+// Plain-array evaluation of a distribution over many rows, in batches of 4096 on a no-grad tape,
+// with the model in evaluation mode (set_training(false); it is left there).
+// log p(x) for every row of x (N×1); `context` N×C for a conditional model.
+Array log_prob_rows(Distribution& model, const Array& x, const Array* context = nullptr);
+// n samples (n×D) of an unconditional model, drawn from Rng(seed).
+Array sample_rows(Distribution& model, std::size_t n, std::uint64_t seed);
 
 }  // namespace flowtape

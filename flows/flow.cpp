@@ -7,11 +7,6 @@
 
 namespace flowtape {
 
-SampleResult Distribution::sample_with_log_prob(Tape& tape, std::size_t n, Rng& rng, Var context) {
-    const Var x = sample(tape, n, rng, context);
-    return {x, log_prob(x, context)};
-}
-
 Flow::Flow(DistributionPtr base, std::vector<TransformPtr> transforms)
     : base_(std::move(base)), transforms_(std::move(transforms)) {
     if (!base_) throw ValueError("Flow: no base distribution");

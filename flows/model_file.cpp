@@ -115,6 +115,30 @@ void read_section(const std::string& where, const json& document, const char* se
     }
 }
 
+// Note [reading piecewise files]: before the Mixture distribution, a piecewise flow was saved as
+// kind "piecewise" with "pieces" and "weights" and its parameters under "pieces.<k>.". It is the
+// Mixture with fixed weights whose components are the pieces, so such a file is read as one: the
+// config and the names are rewritten, the numbers are untouched. (Top-level piecewise models only:
+// nothing ever saved one inside another model.)
+json upgrade_piecewise(const json& document) {
+    const json& model = document["model"];
+    if (!model.is_object() || model.value("kind", "") != "piecewise") return document;
+    json out = document;
+    out["model"] = {{"kind", "mixture"}, {"components", model.value("pieces", json())},
+                    {"weights", model.value("weights", json())}, {"learn_weights", false}};
+    for (const char* section : {"parameters", "buffers"}) {
+        if (!out.contains(section) || !out[section].is_object()) continue;
+        json renamed = json::object();
+        for (const auto& item : out[section].items()) {
+            const std::string& name = item.key();
+            const bool piece = name.rfind("pieces.", 0) == 0;
+            renamed[piece ? "components." + name.substr(7) : name] = item.value();
+        }
+        out[section] = renamed;
+    }
+    return out;
+}
+
 }  // namespace
 
 nlohmann::json model_to_json(Distribution& model, const nlohmann::json& extra) {
@@ -139,21 +163,22 @@ DistributionPtr model_from_json(const nlohmann::json& document, const std::strin
         fail(where, "version", document["version"].dump() + " is not supported (this build reads version " +
                                    std::to_string(kModelVersion) + ")");
     if (!document.contains("model")) fail(where, "model", "missing");
+    const json current = upgrade_piecewise(document);
     DistributionPtr model;
     try {
         Rng rng(0);  // fresh parameter values, overwritten below
-        model = make_distribution(document["model"], rng);
+        model = make_distribution(current["model"], rng);
     } catch (const Error& e) {
         fail(where, "model", e.what());
     } catch (const nlohmann::json::exception& e) {
         fail(where, "model", std::string("bad config: ") + e.what());
     }
-    read_section(where, document, "parameters", model->parameters());
+    read_section(where, current, "parameters", model->parameters());
     ParameterList buffers;
     model->collect_buffers(buffers, "");
-    read_section(where, document, "buffers", buffers);
+    read_section(where, current, "buffers", buffers);
     model->set_training(false);
-    if (extra) *extra = document.contains("extra") ? document["extra"] : nlohmann::json();
+    if (extra) *extra = current.contains("extra") ? current["extra"] : nlohmann::json();
     return model;
 }
 

@@ -15,7 +15,7 @@
 #include "flows/transforms/maf.hpp"
 #include "flows/transforms/nsf.hpp"
 #include "flows/transforms/permutation.hpp"
-#include "flows/mixtures/piecewise.hpp"
+#include "flows/mixtures/mixture.hpp"
 #include "flows/transforms/standardize.hpp"
 #include "flows/transforms/affine_coupling.hpp"
 #include "flows/distributions/resampled_base.hpp"
@@ -61,7 +61,7 @@ const std::map<std::string, DistributionFactory>& distribution_table() {
          [](const nlohmann::json& c, Rng&) { return std::make_unique<StandardNormal>(c.at("dim").get<std::size_t>()); }},
         {"gmm", make_gaussian_mixture},
         {"cnf", ContinuousFlow::from_config},
-        {"piecewise", PiecewiseFlow::from_config},
+        {"mixture", Mixture::from_config},
         {"resampled_gaussian", ResampledGaussian::from_config},
         {"diagonal_gaussian",
          [](const nlohmann::json& c, Rng&) {

@@ -33,25 +33,6 @@ void check_config(const MadeConfig& c) {
     }
 }
 
-Degrees make_input_degrees(const MadeConfig& c, Rng& rng) {
-    const std::size_t d = c.inputs;
-    Degrees degrees(d);
-    switch (c.ordering) {
-        case Ordering::natural:
-            for (std::size_t i = 0; i < d; ++i) degrees[i] = i + 1;
-            break;
-        case Ordering::reversed:
-            for (std::size_t i = 0; i < d; ++i) degrees[i] = d - i;
-            break;
-        case Ordering::random: {
-            const std::vector<std::size_t> order = rng.permutation(d);  // order[k]: the input at position k
-            for (std::size_t k = 0; k < d; ++k) degrees[order[k]] = k + 1;
-            break;
-        }
-    }
-    return degrees;
-}
-
 Degrees hidden_degrees(std::size_t units, std::size_t d) {
     Degrees degrees(units, 0);
     if (d > 1)
@@ -72,7 +53,7 @@ Array make_mask(const Degrees& in, const Degrees& out, bool strict) {
 Made::Made(const MadeConfig& config, Rng& rng) : config_(config) {
     check_config(config);
     const std::size_t d = config.inputs;
-    input_degrees_ = make_input_degrees(config, rng);
+    input_degrees_ = ordering_degrees(config.ordering, d, rng);
 
     // The degrees of every layer of units, input first. In residual mode the hidden size repeats:
     // the initial layer, then two masked layers per block.
@@ -130,6 +111,51 @@ void Made::collect_parameters(ParameterList& out, const std::string& prefix) {
         layers_[k].collect_parameters(out, qualified_name(prefix, "layers." + std::to_string(k)));
     for (std::size_t k = 0; k < context_layers_.size(); ++k)
         context_layers_[k].collect_parameters(out, qualified_name(prefix, "context." + std::to_string(k)));
+}
+
+std::vector<std::size_t> ordering_degrees(Ordering ordering, std::size_t d, Rng& rng) {
+    Degrees degrees(d);
+    switch (ordering) {
+        case Ordering::natural:
+            for (std::size_t i = 0; i < d; ++i) degrees[i] = i + 1;
+            break;
+        case Ordering::reversed:
+            for (std::size_t i = 0; i < d; ++i) degrees[i] = d - i;
+            break;
+        case Ordering::random: {
+            const std::vector<std::size_t> order = rng.permutation(d);  // order[k]: the input at position k
+            for (std::size_t k = 0; k < d; ++k) degrees[order[k]] = k + 1;
+            break;
+        }
+    }
+    return degrees;
+}
+
+std::vector<std::size_t> resolve_degrees(const char* who, std::vector<std::size_t> degrees, Ordering ordering,
+                                         std::size_t d, Rng& rng) {
+    if (degrees.empty()) return ordering_degrees(ordering, d, rng);
+    std::vector<bool> seen(d + 1, false);
+    bool ok = degrees.size() == d;
+    for (std::size_t i = 0; ok && i < d; ++i) {
+        ok = degrees[i] >= 1 && degrees[i] <= d && !seen[degrees[i]];
+        if (ok) seen[degrees[i]] = true;
+    }
+    if (!ok) {
+        std::string given;
+        for (std::size_t m : degrees) {
+            if (!given.empty()) given += ',';
+            given += std::to_string(m);
+        }
+        throw ValueError(std::string(who) + ": degrees must be a permutation of 1.." + std::to_string(d) + ", got [" +
+                         given + "]");
+    }
+    return degrees;
+}
+
+std::vector<std::size_t> degree_order(const std::vector<std::size_t>& degrees) {
+    std::vector<std::size_t> order(degrees.size());
+    for (std::size_t i = 0; i < degrees.size(); ++i) order[degrees[i] - 1] = i;
+    return order;
 }
 
 std::string ordering_name(Ordering o) {

@@ -28,6 +28,17 @@ enum class Ordering { natural, reversed, random };
 std::string ordering_name(Ordering o);
 Ordering ordering_from_name(const std::string& name);
 
+// Degrees of d inputs for an ordering: input i has degree (its position in the ordering) + 1, so
+// natural gives 1..d, reversed d..1, random a permutation of 1..d drawn from rng (rng is used only
+// then). MADE, MAF and the autoregressive spline all take their degrees from here.
+std::vector<std::size_t> ordering_degrees(Ordering ordering, std::size_t d, Rng& rng);
+// `degrees` when given, checked to be a permutation of 1..d (ValueError naming `who` and the
+// degrees otherwise); ordering_degrees(ordering, d, rng) when empty.
+std::vector<std::size_t> resolve_degrees(const char* who, std::vector<std::size_t> degrees, Ordering ordering,
+                                         std::size_t d, Rng& rng);
+// The inverse permutation: order[k] is the input of degree k + 1.
+std::vector<std::size_t> degree_order(const std::vector<std::size_t>& degrees);
+
 struct MadeConfig {
     std::size_t inputs = 2;
     std::vector<std::size_t> hidden{64, 64};  // at least one entry; all equal in residual mode

@@ -207,7 +207,7 @@ Var ContinuousFlow::log_prob(Var x, Var context) {
     if (training_ && !classes_.empty())
         throw ValueError("ContinuousFlow::log_prob: the class-mixture base scores each training row by its class, "
                          "but no labels were given for x " + shape_string(x.shape()) +
-                         " (use log_prob_by_class, or fit through CnfClassTraining with one-hot labels)");
+                         " (use log_prob_by_class, or fit with the objective CnfClassNll and the labels)");
     const Var s = solve(x, training_ && options_.trace == TraceKind::hutchinson);
     const std::size_t d = dim();
     return sub(base_->log_prob(cols(s, 0, d)), cols(s, d, d + 1));
@@ -363,32 +363,30 @@ void ContinuousFlow::collect_buffers(ParameterList& out, const std::string& pref
     base_->collect_buffers(out, qualified_name(prefix, "base"));
 }
 
-// ---- CnfClassTraining ----
+// ---- CnfClassNll ----
 
-CnfClassTraining::CnfClassTraining(ContinuousFlow& flow) : flow_(flow) {
-    if (flow.classes().empty())
-        throw ValueError("CnfClassTraining: the flow's base (" + flow.base().kind() + ") has no classes");
+namespace {
+ContinuousFlow& class_flow(Distribution& model) {
+    auto* flow = dynamic_cast<ContinuousFlow*>(&model);
+    if (!flow || flow->classes().empty())
+        throw ValueError("CnfClassNll: the model (" + model.kind() +
+                         (flow ? ", base " + flow->base().kind() : std::string()) +
+                         ") is not a continuous flow with a class-mixture base");
+    return *flow;
+}
+}  // namespace
+
+Var CnfClassNll::loss(Distribution& model, const Batch& batch) {
+    ContinuousFlow& flow = class_flow(model);
+    if (!batch.labels)
+        throw ValueError("CnfClassNll: training by class needs the labels of the rows, got data " +
+                         shape_string(batch.x.shape()) + " without labels");
+    const Var one_hot = batch.tape.constant(flow.class_one_hot(*batch.labels));
+    return negative_weighted_mean(flow.log_prob_by_class(batch.x, one_hot), batch);
 }
 
-Var CnfClassTraining::log_prob(Var x, Var context) {
-    if (!flow_.training()) return flow_.log_prob(x);  // test time: the whole mixture
-    if (!context.valid())
-        throw ValueError("CnfClassTraining::log_prob: training needs the one-hot labels as the context (" +
-                         shape_string({x.rows(), flow_.classes().size()}) + "), got none for x " +
-                         shape_string(x.shape()));
-    return flow_.log_prob_by_class(x, context);
-}
-
-Var CnfClassTraining::sample(Tape& tape, std::size_t n, Rng& rng, Var) { return flow_.sample(tape, n, rng); }
-
-nlohmann::json CnfClassTraining::config() const { return flow_.config(); }
-
-void CnfClassTraining::collect_parameters(ParameterList& out, const std::string& prefix) {
-    flow_.collect_parameters(out, prefix);
-}
-
-void CnfClassTraining::collect_buffers(ParameterList& out, const std::string& prefix) {
-    flow_.collect_buffers(out, prefix);
+Var CnfClassNll::validation_loss(Distribution& model, const Batch& batch) {
+    return negative_weighted_mean(class_flow(model).log_prob(batch.x), batch);
 }
 
 // ---- bases ----

@@ -29,9 +29,8 @@
 // (GaussianMixture, make_cnf_class_base; the paper writes 1/K, which is the same for balanced classes).
 // With the class mixture each training row is scored by its own class's component,
 //     log p(x | y) = log N(z(T); μ_y, I) + ∫₀ᵀ Tr dt          (log_prob_by_class),
-// and at test time by the whole mixture (log_prob, log-sum-exp). Since Distribution::log_prob has no
-// labels, fit() trains through the adapter CnfClassTraining, whose context is the one-hot class;
-// the saved model is the ContinuousFlow itself, which needs no context (sample, logprob and plot
+// and at test time by the whole mixture (log_prob, log-sum-exp). fit trains it with the objective
+// CnfClassNll, which reads each batch's labels; the model needs no context (sample, logprob and plot
 // work on it). A class-mixture flow asked for log_prob in training mode throws ValueError (the
 // labels are missing), rather than silently training on the mixture.
 //
@@ -50,6 +49,7 @@
 
 #include "flows/continuous/cnf_dynamics.hpp"
 #include "flows/distribution.hpp"
+#include "flows/training/objectives.hpp"
 #include "ode/adjoint.hpp"
 
 namespace flowtape {
@@ -85,7 +85,7 @@ public:
                    std::vector<std::int64_t> classes = {});
 
     // log p(x) per row (N×1); no context (ValueError if given). In training mode with a class base
-    // this throws ValueError: use log_prob_by_class (or CnfClassTraining with fit).
+    // this throws ValueError: use log_prob_by_class (or fit with the objective CnfClassNll).
     Var log_prob(Var x, Var context = Var()) override;
     // log p(x | y): each row scored by its class's component. one_hot is N×K (K = classes().size()),
     // e.g. tape.constant(class_one_hot(labels)). ValueError without a class base.
@@ -145,27 +145,17 @@ private:
     ode::OdeCounters counters_;
 };
 
-// Trains a class-mixture ContinuousFlow with fit(): a Distribution view whose context is the one-hot
-// class (K columns). In training mode log_prob(x, one_hot) is flow.log_prob_by_class; in evaluation
-// mode (fit's validation pass) it is flow.log_prob, the whole mixture, and the context is ignored.
-// Parameters, buffers and the mode are the flow's. Save the flow, not this view.
-//   fit(CnfClassTraining(flow), x, options, weights, &onehot)  with onehot = flow.class_one_hot(labels)
-class CnfClassTraining : public Distribution {
+// The objective that trains a class-mixture ContinuousFlow: each training row scored by its own
+// class's component, −Σ_i w_i log p(x_i | y_i) / Σ_i w_i (log_prob_by_class), from the batch's
+// labels; the validation loss is the whole mixture's weighted NLL (log_prob in evaluation mode),
+// the density the saved model has.
+//   CnfClassNll by_class;  fit(flow, FitData{.x = x, .labels = &labels}, options, by_class)
+// ValueError when the model is not a ContinuousFlow with a class base, when the data have no labels,
+// or for a label that is not one of the flow's classes.
+class CnfClassNll : public Objective {
 public:
-    // ValueError unless the flow has a class base.
-    explicit CnfClassTraining(ContinuousFlow& flow);
-    Var log_prob(Var x, Var context = Var()) override;
-    Var sample(Tape& tape, std::size_t n, Rng& rng, Var context = Var()) override;
-    std::size_t dim() const override { return flow_.dim(); }
-    std::size_t context_dim() const override { return flow_.classes().size(); }
-    std::string kind() const override { return "cnf_class_training"; }
-    nlohmann::json config() const override;
-    void collect_parameters(ParameterList& out, const std::string& prefix) override;
-    void collect_buffers(ParameterList& out, const std::string& prefix) override;
-    void set_training(bool on) override { flow_.set_training(on); }
-
-private:
-    ContinuousFlow& flow_;
+    Var loss(Distribution& model, const Batch& batch) override;
+    Var validation_loss(Distribution& model, const Batch& batch) override;
 };
 
 // The paper's unimodal base: N(mean of the rows of x, I), fixed (saved as buffers).

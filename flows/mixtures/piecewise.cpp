@@ -1,4 +1,4 @@
-// PiecewiseFlow (the mixture of eqs. 13–15) and fit_piecewise (cluster, then one fit per cluster).
+// fit_piecewise: cluster, then one fit per cluster, assembled into the Mixture of eqs. 13–15.
 #include "flows/mixtures/piecewise.hpp"
 
 #include <atomic>
@@ -17,110 +17,9 @@
 #include "cluster/registry.hpp"
 #include "cluster/silhouette.hpp"
 #include "core/error.hpp"
-#include "flows/registry.hpp"
 #include "flows/transforms/standardize.hpp"
 
 namespace flowtape {
-
-// ---- the distribution ----
-
-PiecewiseFlow::PiecewiseFlow(std::vector<DistributionPtr> pieces, std::vector<real> weights)
-    : pieces_(std::move(pieces)) {
-    if (pieces_.empty()) throw ValueError("PiecewiseFlow: no pieces");
-    if (weights.size() != pieces_.size())
-        throw ValueError("PiecewiseFlow: " + std::to_string(weights.size()) + " weights for " +
-                         std::to_string(pieces_.size()) + " pieces");
-    real total = 0;
-    for (std::size_t k = 0; k < weights.size(); ++k) {
-        if (!pieces_[k]) throw ValueError("PiecewiseFlow: piece " + std::to_string(k) + " is null");
-        if (!(weights[k] > 0) || !std::isfinite(weights[k]))
-            throw ValueError("PiecewiseFlow: weight " + std::to_string(k) + " is " + std::to_string(weights[k]) +
-                             " (each must be finite and > 0)");
-        if (pieces_[k]->dim() != pieces_[0]->dim() || pieces_[k]->context_dim() != pieces_[0]->context_dim())
-            throw ValueError("PiecewiseFlow: piece " + std::to_string(k) + " has dimension " +
-                             std::to_string(pieces_[k]->dim()) + " and context " +
-                             std::to_string(pieces_[k]->context_dim()) + ", piece 0 has " +
-                             std::to_string(pieces_[0]->dim()) + " and " + std::to_string(pieces_[0]->context_dim()));
-        total += weights[k];
-    }
-    for (real w : weights) {
-        weights_.push_back(w / total);
-        log_weights_.push_back(std::log(w / total));
-    }
-}
-
-// log p(x) = logsumexp_k (log W_k + log p_k(x)): the N×K matrix of terms, reduced along its rows.
-Var PiecewiseFlow::log_prob(Var x, Var context) {
-    std::vector<Var> terms;
-    terms.reserve(pieces_.size());
-    for (std::size_t k = 0; k < pieces_.size(); ++k) terms.push_back(pieces_[k]->log_prob(x, context) + log_weights_[k]);
-    return terms.size() == 1 ? terms[0] : logsumexp(concat(terms, 1), 1);
-}
-
-// Each row picks its piece with probability W_k; the rows of each piece are drawn together (one
-// call per piece), then put back in row order, so that row i of the result belongs to row i of the
-// context and the pieces are interleaved at random.
-Var PiecewiseFlow::sample(Tape& tape, std::size_t n, Rng& rng, Var context) {
-    if (context.valid() && context.shape()[0] != n)
-        throw ShapeError("PiecewiseFlow::sample: " + std::to_string(n) + " samples but the context has " +
-                         std::to_string(context.shape()[0]) + " rows");
-    if (n == 0) throw ValueError("PiecewiseFlow::sample: n must be at least 1");
-    std::vector<std::vector<std::int64_t>> rows_of(pieces_.size());
-    for (std::size_t i = 0; i < n; ++i) {
-        rows_of[rng.categorical(weights_)].push_back(static_cast<std::int64_t>(i));
-    }
-    std::vector<Var> parts;
-    IndexArray where = IndexArray::from_shape({n, 1});  // where[i]: the stacked row holding output row i
-    std::size_t stacked = 0;
-    for (std::size_t k = 0; k < pieces_.size(); ++k) {
-        const std::size_t m = rows_of[k].size();
-        if (m == 0) continue;
-        Var piece_context;
-        if (context.valid()) {
-            IndexArray pick = IndexArray::from_shape({m, context.shape()[1]});
-            for (std::size_t r = 0; r < m; ++r)
-                for (std::size_t c = 0; c < context.shape()[1]; ++c) pick(r, c) = rows_of[k][r];
-            piece_context = gather(context, pick, 0);
-        }
-        parts.push_back(pieces_[k]->sample(tape, m, rng, piece_context));
-        for (std::size_t r = 0; r < m; ++r) where(static_cast<std::size_t>(rows_of[k][r]), 0) = static_cast<std::int64_t>(stacked + r);
-        stacked += m;
-    }
-    const Var all = parts.size() == 1 ? parts[0] : concat(parts, 0);
-    IndexArray order = IndexArray::from_shape({n, dim()});
-    for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t c = 0; c < dim(); ++c) order(i, c) = where(i, 0);
-    return gather(all, order, 0);
-}
-
-std::size_t PiecewiseFlow::dim() const { return pieces_[0]->dim(); }
-std::size_t PiecewiseFlow::context_dim() const { return pieces_[0]->context_dim(); }
-
-nlohmann::json PiecewiseFlow::config() const {
-    nlohmann::json pieces = nlohmann::json::array();
-    for (const auto& p : pieces_) pieces.push_back(p->config());
-    return {{"kind", "piecewise"}, {"pieces", pieces}, {"weights", weights_}};
-}
-
-void PiecewiseFlow::set_training(bool on) {
-    for (auto& p : pieces_) p->set_training(on);
-}
-
-void PiecewiseFlow::collect_parameters(ParameterList& out, const std::string& prefix) {
-    for (std::size_t k = 0; k < pieces_.size(); ++k)
-        pieces_[k]->collect_parameters(out, qualified_name(prefix, "pieces." + std::to_string(k)));
-}
-
-void PiecewiseFlow::collect_buffers(ParameterList& out, const std::string& prefix) {
-    for (std::size_t k = 0; k < pieces_.size(); ++k)
-        pieces_[k]->collect_buffers(out, qualified_name(prefix, "pieces." + std::to_string(k)));
-}
-
-DistributionPtr PiecewiseFlow::from_config(const nlohmann::json& config, Rng& rng) {
-    std::vector<DistributionPtr> pieces;
-    for (const auto& c : config.at("pieces")) pieces.push_back(make_distribution(c, rng));
-    return std::make_unique<PiecewiseFlow>(std::move(pieces), config.at("weights").get<std::vector<real>>());
-}
 
 // ---- training ----
 namespace {
@@ -346,7 +245,7 @@ PiecewiseFit fit_piecewise(const Array& x, const PiecewiseOptions& o, const Arra
         models.push_back(std::move(p.model));
     }
     PiecewiseFit out;
-    out.model = std::make_unique<PiecewiseFlow>(std::move(models), cluster_weights);
+    out.model = std::make_unique<Mixture>(std::move(models), cluster_weights);
     report.weights = out.model->weights();
     std::ostringstream msg;
     msg << "trained " << report.k << " pieces in " << report.train_seconds << " s (" << report.serial_seconds

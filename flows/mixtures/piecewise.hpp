@@ -1,14 +1,14 @@
-// Piecewise normalizing flows (Bevins et al. 2024, "Piecewise normalizing flows"; the paper is in
-// ../shared/papers/piecewise-normalizing-flows.md): cluster the samples, train one flow per cluster,
-// and use the weighted sum of the pieces as the density.
+// Piecewise normalizing flows (Bevins, Handley & Gessey-Jones 2024, "Piecewise normalizing flows",
+// arXiv:2305.02930): cluster the samples, train one flow per cluster, and use the weighted sum of the
+// pieces as the density.
 //
 // With cluster weights W_k = Σ_{j in cluster k} w_j, normalised to sum to one, the density is the
 // mixture of the paper's eqs. (13)–(15),
 //
 //     log p(x) = log Σ_k exp(log W_k + log p_k(x)),
 //
-// evaluated with log-sum-exp so that it never underflows. Sampling picks a piece per row with
-// probability W_k and draws that row from it. Training minimises eqs. (11)–(12): a sum of
+// which is a Mixture (flows/mixtures/mixture.hpp) with fixed weights W_k and the pieces as its
+// components: fit_piecewise returns one. Training minimises eqs. (11)–(12): a sum of
 // independent losses, one per cluster, so each piece is fitted on its own cluster's rows alone with
 // its own train/validation split and early stopping (the paper's rule, flows/training/train.hpp), and the
 // pieces can train on parallel threads. Each piece's randomness comes from Rng::stream(seed, k)
@@ -31,39 +31,10 @@
 
 #include "flows/builders.hpp"
 #include "flows/distribution.hpp"
+#include "flows/mixtures/mixture.hpp"
 #include "flows/training/train.hpp"
 
 namespace flowtape {
-
-class PiecewiseFlow : public Distribution {
-public:
-    // `weights` are the cluster weights W_k (≥ 0, positive sum; normalised here), one per piece.
-    // Every piece has the same dimension and context width. ValueError otherwise.
-    PiecewiseFlow(std::vector<DistributionPtr> pieces, std::vector<real> weights);
-
-    Var log_prob(Var x, Var context = Var()) override;
-    Var sample(Tape& tape, std::size_t n, Rng& rng, Var context = Var()) override;
-
-    std::size_t dim() const override;
-    std::size_t context_dim() const override;
-    std::string kind() const override { return "piecewise"; }
-    nlohmann::json config() const override;
-    void set_training(bool on) override;
-    void collect_parameters(ParameterList& out, const std::string& prefix) override;
-    void collect_buffers(ParameterList& out, const std::string& prefix) override;
-
-    std::size_t pieces() const { return pieces_.size(); }
-    Distribution& piece(std::size_t k) { return *pieces_.at(k); }
-    const std::vector<real>& weights() const { return weights_; }
-
-    // Rebuilds from config() (registry.cpp's "piecewise" entry).
-    static DistributionPtr from_config(const nlohmann::json& config, Rng& rng);
-
-private:
-    std::vector<DistributionPtr> pieces_;
-    std::vector<real> weights_;      // W_k, summing to one
-    std::vector<real> log_weights_;  // log W_k (−inf for an empty weight)
-};
 
 struct PiecewiseOptions {
     std::string algorithm = "kmeans";  // a name of cluster::clustering_algorithms()
@@ -105,11 +76,12 @@ struct PiecewiseReport {
 };
 
 struct PiecewiseFit {
-    std::unique_ptr<PiecewiseFlow> model;
+    std::unique_ptr<Mixture> model;  // fixed weights W_k; component k is piece k
     PiecewiseReport report;
 };
 
-// Clusters the rows of x (N×D), trains one MAF per cluster and returns the piecewise flow.
+// Clusters the rows of x (N×D), trains one MAF per cluster and returns the piecewise flow: the
+// Mixture of the pieces with the cluster weights.
 // weights: N×1 sample weights (≥ 0, positive sum) or null. ValueError for bad data, weights or
 // options (unknown algorithm, k > N, ...), with the function and the values named.
 PiecewiseFit fit_piecewise(const Array& x, const PiecewiseOptions& options, const Array* weights = nullptr);

@@ -1,5 +1,6 @@
-// fit: input checks, the seeded split, the epoch loop (mini-batch Adam steps on reused tapes), the
-// validation pass, early stopping with a snapshot of the best parameters, and divergence handling.
+// fit: input checks, the seeded split, the parameters to train, the epoch loop (mini-batch Adam steps
+// on reused tapes), the validation pass, early stopping with a snapshot of the best parameters, and
+// divergence handling. The loss itself comes from the Objective (flows/training/objectives.hpp).
 // A SolverError or NonFiniteError thrown by the model during a step or the validation pass (an ODE
 // solve of a continuous flow that hits its step limit, underflows its step or meets non-finite
 // dynamics) is a divergence like a non-finite loss: fit stops and keeps the best parameters.
@@ -9,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <unordered_set>
 
 #include "autodiff/ops.hpp"
 #include "core/error.hpp"
@@ -54,7 +56,20 @@ void check_finite_rows(const char* what, const Array& a) {
                              std::to_string(k % cols));
 }
 
-void check_data(Distribution& model, const Array& x, const Array* weights, const Array* context) {
+void check_labels(const IndexArray& labels, Shape xs) {
+    if (labels.shape()[0] != xs[0] || labels.shape()[1] != 1)
+        throw ShapeError("fit: labels " + shape_string({labels.shape()[0], labels.shape()[1]}) + " do not fit data " +
+                         shape_string(xs) + " (expected " + shape_string({xs[0], 1}) + ")");
+    for (std::size_t i = 0; i < xs[0]; ++i)
+        if (labels(i, 0) < kNoLabel)
+            throw ValueError("fit: label " + std::to_string(labels(i, 0)) + " at row " + std::to_string(i) +
+                             " (labels are class numbers ≥ 0, or " + std::to_string(kNoLabel) + " for none)");
+}
+
+void check_data(Distribution& model, const FitData& data) {
+    const Array& x = data.x;
+    const Array* weights = data.weights;
+    const Array* context = data.context;
     const Shape xs = shape_of(x);
     require(xs[0] > 0 && xs[1] > 0, "needs non-empty data, got " + shape_string(xs));
     if (xs[1] != model.dim())
@@ -75,6 +90,7 @@ void check_data(Distribution& model, const Array& x, const Array* weights, const
         }
         require(total > 0, "weights " + shape_string(shape_of(*weights)) + " sum to zero");
     }
+    if (data.labels) check_labels(*data.labels, xs);
     const std::size_t c = model.context_dim();
     if (c == 0) {
         if (context)
@@ -96,13 +112,20 @@ void check_data(Distribution& model, const Array& x, const Array* weights, const
 // The rows of one set (training or validation), gathered from the full arrays.
 struct Rows {
     Array x, w, c;  // c has 0 columns without a context
+    IndexArray y;   // labels; 0 columns without labels
 };
 
+// dst's shape becomes rows×(src's columns); memory is reallocated only when the size changes.
+template <class A>
+void resize_rows(A& dst, std::size_t rows, std::size_t cols) {
+    if (dst.shape()[0] != rows || dst.shape()[1] != cols) dst.resize({rows, cols});
+}
+
 // dst = rows src[index[begin..end)], resized only when the shape changes.
-void gather_rows(const Array& src, const std::vector<std::size_t>& index, std::size_t begin, std::size_t end,
-                 Array& dst) {
+template <class A>
+void gather_rows(const A& src, const std::vector<std::size_t>& index, std::size_t begin, std::size_t end, A& dst) {
     const std::size_t cols = src.shape()[1];
-    ensure_shape(dst, {end - begin, cols});
+    resize_rows(dst, end - begin, cols);
     for (std::size_t r = begin; r < end; ++r)
         std::copy_n(src.data() + index[r] * cols, cols, dst.data() + (r - begin) * cols);
 }
@@ -111,12 +134,14 @@ void gather_set(const Rows& all, const std::vector<std::size_t>& index, std::siz
     gather_rows(all.x, index, begin, end, dst.x);
     gather_rows(all.w, index, begin, end, dst.w);
     gather_rows(all.c, index, begin, end, dst.c);
+    gather_rows(all.y, index, begin, end, dst.y);
 }
 
 // dst = rows [begin, end) of src, resized only when the shape changes.
-void slice_rows(const Array& src, std::size_t begin, std::size_t end, Array& dst) {
+template <class A>
+void slice_rows(const A& src, std::size_t begin, std::size_t end, A& dst) {
     const std::size_t cols = src.shape()[1];
-    ensure_shape(dst, {end - begin, cols});
+    resize_rows(dst, end - begin, cols);
     std::copy_n(src.data() + begin * cols, (end - begin) * cols, dst.data());
 }
 
@@ -124,6 +149,7 @@ void slice_set(const Rows& all, std::size_t begin, std::size_t end, Rows& dst) {
     slice_rows(all.x, begin, end, dst.x);
     slice_rows(all.w, begin, end, dst.w);
     slice_rows(all.c, begin, end, dst.c);
+    slice_rows(all.y, begin, end, dst.y);
 }
 
 real total_weight(const Array& w) {
@@ -150,11 +176,59 @@ void split_rows(std::size_t n, real val_fraction, Rng& rng, std::vector<std::siz
 
 // ---- the model's state ----
 
-// A copy of every parameter and buffer, for early stopping. The arrays are allocated once.
+// The parameters fit trains: the list given (each must be one of the model's and not frozen), or
+// every parameter of the model that is not frozen.
+ParameterList parameters_to_train(Distribution& model, const ParameterList* trainable) {
+    const ParameterList all = model.parameters();
+    ParameterList trained;
+    if (!trainable) {
+        for (const NamedParameter& p : all.items())
+            if (!p.parameter->frozen()) trained.add(p.name, *p.parameter);
+    } else {
+        std::unordered_set<const Parameter*> owned;
+        for (const NamedParameter& p : all.items()) owned.insert(p.parameter);
+        for (const NamedParameter& p : trainable->items()) {
+            require(owned.count(p.parameter) > 0, "the trainable parameter '" + p.name + "' is not a parameter of the model (" +
+                                                      model.kind() + ")");
+            require(!p.parameter->frozen(), "the trainable parameter '" + p.name + "' is frozen");
+            trained.add(p.name, *p.parameter);
+        }
+    }
+    require(trained.size() > 0, "nothing to train: the model (" + model.kind() + ") has " +
+                                    std::to_string(all.size()) + " parameters, none of them trainable");
+    return trained;
+}
+
+// Freezes the model's parameters that are not trained for the life of the guard, so that no tape
+// computes their gradients, and restores each one's earlier state after.
+class FreezeOthers {
+public:
+    FreezeOthers(Distribution& model, const ParameterList& trained) {
+        std::unordered_set<const Parameter*> keep;
+        for (const NamedParameter& p : trained.items()) keep.insert(p.parameter);
+        const ParameterList all = model.parameters();
+        for (const NamedParameter& p : all.items())
+            if (!keep.count(p.parameter) && !p.parameter->frozen()) {
+                p.parameter->set_frozen(true);
+                frozen_.push_back(p.parameter);
+            }
+    }
+    ~FreezeOthers() {
+        for (Parameter* p : frozen_) p->set_frozen(false);
+    }
+    FreezeOthers(const FreezeOthers&) = delete;
+    FreezeOthers& operator=(const FreezeOthers&) = delete;
+
+private:
+    std::vector<Parameter*> frozen_;
+};
+
+// A copy of the trained parameters and every buffer, for early stopping. The arrays are allocated
+// once. (Frozen parameters do not change, so they need no copy.)
 class Snapshot {
 public:
-    explicit Snapshot(Distribution& model) {
-        ParameterList list = model.parameters();
+    Snapshot(Distribution& model, const ParameterList& trained) {
+        ParameterList list = trained;
         model.collect_buffers(list, "");
         for (const NamedParameter& p : list.items()) {
             targets_.push_back(p.parameter);
@@ -183,16 +257,30 @@ struct Batches {
     std::size_t allocations() const { return full_tape.allocations() + tail_tape.allocations(); }
 };
 
-// −Σ w log p / Σ w over the rows of `b`, recorded on `t`; `weight` is Σ w (> 0).
-Var weighted_nll(Tape& t, Distribution& model, const Rows& b, real weight) {
-    const Var context = b.c.shape()[1] ? t.constant(b.c) : Var();
-    const Var log_p = model.log_prob(t.constant(b.x), context);
-    return mul_scalar(sum(mul(log_p, t.constant(b.w))), -1.0 / weight);
+// The rows of `b` on tape `t` as the objective sees them; `weight` is Σ w (> 0).
+Batch on_tape(Tape& t, const Rows& b, real weight, std::size_t epoch) {
+    return Batch{t,
+                 t.constant(b.x),
+                 t.constant(b.w),
+                 weight,
+                 b.c.shape()[1] ? t.constant(b.c) : Var(),
+                 b.y.shape()[1] ? &b.y : nullptr,
+                 epoch};
 }
 
-// The weighted mean negative log-likelihood over a whole set, in no-grad and evaluation mode, in
-// chunks of `chunk` rows. NaN if a chunk's value is not finite (the caller reports it).
-real evaluate_loss(Distribution& model, const Rows& set, std::size_t chunk, Batches& batches) {
+// The loss's value; ShapeError unless it is 1×1.
+real loss_value(const Var& loss, const char* which) {
+    if (loss.rows() != 1 || loss.cols() != 1)
+        throw ShapeError(std::string("fit: the objective's ") + which + " is " + shape_string(loss.shape()) +
+                         ", expected 1×1");
+    return loss.item();
+}
+
+// The objective's validation loss over a whole set (the weighted mean of its chunks), in no-grad
+// and evaluation mode, in chunks of `chunk` rows. NaN if a chunk's value is not finite (the caller
+// reports it).
+real evaluate_loss(Distribution& model, Objective& objective, const Rows& set, std::size_t chunk, std::size_t epoch,
+                   Batches& batches) {
     model.set_training(false);
     const std::size_t n = set.x.shape()[0];
     real total = 0, weight = 0;
@@ -206,7 +294,7 @@ real evaluate_loss(Distribution& model, const Rows& set, std::size_t chunk, Batc
         Tape& t = batches.tape(full);
         {
             NoGrad no_grad(t);
-            total += weighted_nll(t, model, part, w).item() * w;
+            total += loss_value(objective.validation_loss(model, on_tape(t, part, w, epoch)), "validation loss") * w;
         }
         t.reset();
         weight += w;
@@ -240,15 +328,23 @@ std::string kept(std::size_t best_epoch) {
 
 FitReport fit(Distribution& model, const Array& x, const FitOptions& options, const Array* weights,
               const Array* context) {
+    WeightedNll nll;
+    return fit(model, FitData{x, weights, context}, options, nll);
+}
+
+FitReport fit(Distribution& model, const FitData& data, const FitOptions& options, Objective& objective,
+              const ParameterList* trainable) {
     const Clock::time_point start = Clock::now();
     check_options(options);
-    check_data(model, x, weights, context);
+    check_data(model, data);
+    const Array& x = data.x;
     const std::size_t n = x.shape()[0];
 
     Rows all;
     all.x = x;
-    all.w = weights ? *weights : Array(xt::ones<real>({n, std::size_t(1)}));
-    all.c = context ? *context : Array(xt::zeros<real>({n, std::size_t(0)}));
+    all.w = data.weights ? *data.weights : Array(xt::ones<real>({n, std::size_t(1)}));
+    all.c = data.context ? *data.context : Array(xt::zeros<real>({n, std::size_t(0)}));
+    all.y = data.labels ? *data.labels : IndexArray(xt::zeros<std::int64_t>({n, std::size_t(0)}));
 
     // The split and the shuffles come from two streams of the seed.
     Rng split_rng = Rng::stream(options.seed, 0);
@@ -275,14 +371,15 @@ FitReport fit(Distribution& model, const Array& x, const FitOptions& options, co
         options.patience ? *options.patience
                          : std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(0.02 * options.epochs)));
 
-    const ParameterList params = model.parameters();
+    const ParameterList params = parameters_to_train(model, trainable);
+    const FreezeOthers freeze(model, params);
     params.zero_grad();
     const LrSchedule schedule = make_schedule(options);
     AdamOptions adam_options;
     adam_options.lr = schedule.at(0);
     adam_options.weight_decay = options.weight_decay;
     Adam adam(params, adam_options);
-    Snapshot best(model);
+    Snapshot best(model, params);
     best.save();  // epoch 0: the parameters fit started with
     real lr_scale = 1;              // lr_drop_factor^(report.lr_drops)
     std::size_t plateau_start = 0;  // the epoch from which patience counts: the best one or the last drop
@@ -301,6 +398,7 @@ FitReport fit(Distribution& model, const Array& x, const FitOptions& options, co
 
     for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
         adam.set_lr(schedule.at(epoch - 1) * lr_scale);
+        objective.begin_epoch(epoch, options.epochs);
         shuffle_rng.shuffle(train_index);
         real epoch_total = 0, epoch_weight = 0;
         for (std::size_t begin = 0; begin < n_train; begin += batch) {
@@ -313,8 +411,8 @@ FitReport fit(Distribution& model, const Array& x, const FitOptions& options, co
             Tape& t = train_batches.tape(full);
             real value = 0;
             try {
-                const Var loss = weighted_nll(t, model, part, w);
-                value = loss.item();
+                const Var loss = objective.loss(model, on_tape(t, part, w, epoch));
+                value = loss_value(loss, "loss");
                 if (!std::isfinite(value)) {
                     t.reset();
                     diverge(epoch, "the training loss became " + number(value));
@@ -358,7 +456,7 @@ FitReport fit(Distribution& model, const Array& x, const FitOptions& options, co
                 diverge(epoch, std::string("the validation pass failed (") + e.what() + ")");
             };
             try {
-                monitored = evaluate_loss(model, val_set, eval_chunk, eval_batches);
+                monitored = evaluate_loss(model, objective, val_set, eval_chunk, epoch, eval_batches);
             } catch (const SolverError& e) {
                 failed(e);
                 break;
@@ -385,6 +483,8 @@ FitReport fit(Distribution& model, const Array& x, const FitOptions& options, co
             const double left = elapsed / static_cast<double>(epoch) * static_cast<double>(options.epochs - epoch);
             *out << "epoch " << epoch << "/" << options.epochs << "  train " << number(train_loss);
             if (validate) *out << "  val " << number(monitored);
+            const std::string state = objective.progress();
+            if (!state.empty()) *out << "  " << state;
             *out << "  best " << number(report.best_val_loss) << " (" << report.best_epoch << ")  "
                  << number(elapsed, "%.1f") << " s, ~" << number(left, "%.0f") << " s left\n";
         }

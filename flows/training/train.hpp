@@ -1,13 +1,21 @@
-// fit: maximum-likelihood training of any Distribution (a flow, a mixture, a Gaussian) on data.
+// fit: training of any Distribution (a flow, a mixture, a Gaussian) on data, by maximum likelihood
+// or by any Objective (flows/training/objectives.hpp).
 //
 // The rows are shuffled once from the seed and split into a training and a validation set
 // (val_fraction of the rows, at least one when the fraction is positive). Each epoch shuffles the
-// training rows again (from the seed) and takes one Adam step per mini-batch on the weighted
-// negative log-likelihood
+// training rows again (from the seed) and takes one Adam step per mini-batch on the objective's
+// loss, by default the weighted negative log-likelihood
 //     loss = −Σ_i w_i log p(x_i) / Σ_i w_i       (over the rows of the batch; w = 1 by default),
 // with the learning rate of the epoch from the schedule and, optionally, the gradients clipped to a
-// global norm. After each epoch the validation loss (the same weighted mean over the validation set)
-// is computed in no-grad mode with the model in evaluation mode.
+// global norm. After each epoch the validation loss (the objective's validation_loss, the same
+// weighted mean over the validation set) is computed in no-grad mode with the model in evaluation
+// mode.
+//
+// Which parameters train: by default every parameter of the model that is not frozen
+// (Parameter::set_frozen); or the list given to fit, each of which must be one of the model's. The
+// model's other parameters are frozen for the duration of fit (and restored to their earlier state
+// after), so the tape computes no gradient for them: a trained base flow under a new top flow costs
+// its forward pass and the gradient with respect to its input only.
 //
 // Early stopping as in the piecewise-flows paper: the parameters (and buffers) of the best epoch so
 // far are kept; when the validation loss has not improved for `patience` epochs (default 2% of the
@@ -31,6 +39,7 @@
 #include <vector>
 
 #include "flows/distribution.hpp"
+#include "flows/training/objectives.hpp"
 
 namespace flowtape {
 
@@ -74,11 +83,27 @@ struct FitReport {
     std::size_t warm_allocations = 0;
 };
 
-// Trains `model` on the rows of x (N×D). weights: N×1, non-negative, positive sum. context: N×C
-// when the model is conditional. ValueError/ShapeError naming fit and the shapes for bad input
-// (empty data, non-finite data, a dimension that does not match the model, weights of the wrong
-// shape or with a negative entry or zero sum, val_fraction outside [0, 1), fewer than 2 rows to
-// split, a bad option).
+// The rows fit trains on, each array with one row per data row: weights N×1 (≥ 0, positive sum),
+// the context N×C of a conditional model, labels N×1 (class numbers ≥ 0, kNoLabel where a row has
+// none). Only x is required.
+struct FitData {
+    const Array& x;
+    const Array* weights = nullptr;
+    const Array* context = nullptr;
+    const IndexArray* labels = nullptr;
+};
+
+// Trains `model` on `data` by minimising `objective`. `trainable`: the parameters to train (each one
+// of the model's, none frozen); null for every parameter of the model that is not frozen.
+// ValueError/ShapeError naming fit and the shapes for bad input (empty data, non-finite data, a
+// dimension that does not match the model, weights of the wrong shape or with a negative entry or
+// zero sum, labels of the wrong shape or below kNoLabel, val_fraction outside [0, 1), fewer than 2
+// rows to split, a bad option, a trainable parameter that is not the model's or is frozen, nothing
+// to train, an objective whose loss is not 1×1).
+FitReport fit(Distribution& model, const FitData& data, const FitOptions& options, Objective& objective,
+              const ParameterList* trainable = nullptr);
+
+// Maximum likelihood (WeightedNll) on the rows of x (N×D) with optional weights and context.
 FitReport fit(Distribution& model, const Array& x, const FitOptions& options, const Array* weights = nullptr,
               const Array* context = nullptr);
 

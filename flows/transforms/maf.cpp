@@ -22,36 +22,7 @@ MafConfig resolve(MafConfig c, Rng& rng) {
     if (!(c.log_scale_bound > 0) || !std::isfinite(c.log_scale_bound))
         throw ValueError("MafTransform: log_scale_bound must be positive and finite, got " +
                          std::to_string(c.log_scale_bound));
-    if (c.degrees.empty()) {
-        c.degrees.resize(d);
-        switch (c.ordering) {
-            case Ordering::natural:
-                for (std::size_t i = 0; i < d; ++i) c.degrees[i] = i + 1;
-                break;
-            case Ordering::reversed:
-                for (std::size_t i = 0; i < d; ++i) c.degrees[i] = d - i;
-                break;
-            case Ordering::random: {
-                const std::vector<std::size_t> order = rng.permutation(d);  // order[k]: the input of degree k + 1
-                for (std::size_t k = 0; k < d; ++k) c.degrees[order[k]] = k + 1;
-                break;
-            }
-        }
-    }
-    std::vector<bool> seen(d + 1, false);
-    bool ok = c.degrees.size() == d;
-    for (std::size_t i = 0; ok && i < d; ++i) {
-        ok = c.degrees[i] >= 1 && c.degrees[i] <= d && !seen[c.degrees[i]];
-        if (ok) seen[c.degrees[i]] = true;
-    }
-    if (!ok) {
-        std::string given;
-        for (std::size_t m : c.degrees) {
-            if (!given.empty()) given += ',';
-            given += std::to_string(m);
-        }
-        throw ValueError("MafTransform: degrees must be a permutation of 1.." + std::to_string(d) + ", got [" + given + "]");
-    }
+    c.degrees = resolve_degrees("MafTransform", std::move(c.degrees), c.ordering, d, rng);
     return c;
 }
 
@@ -67,12 +38,6 @@ MadeConfig made_config(const MafConfig& c) {
     return m;
 }
 
-// order[k] = the input of degree k + 1.
-std::vector<std::size_t> degree_order(const std::vector<std::size_t>& degrees) {
-    std::vector<std::size_t> order(degrees.size());
-    for (std::size_t i = 0; i < degrees.size(); ++i) order[degrees[i] - 1] = i;
-    return order;
-}
 
 // z = (x − μ) · exp(log s), the forward affine map.
 Var affine_forward(Var x, Var shift, Var log_scale) { return mul(sub(x, shift), exp(log_scale)); }

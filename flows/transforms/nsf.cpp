@@ -15,37 +15,6 @@ namespace {
 
 std::size_t raw_per_coordinate(std::size_t bins) { return 3 * bins - 1; }
 
-// Degrees from the ordering when none are given (a random ordering drawn from rng), then checked
-// to be a permutation of 1..d.
-std::vector<std::size_t> resolve_degrees(const char* who, std::vector<std::size_t> degrees, Ordering ordering,
-                                         std::size_t d, Rng& rng) {
-    if (degrees.empty()) {
-        degrees.resize(d);
-        if (ordering == Ordering::random) {
-            const std::vector<std::size_t> order = rng.permutation(d);  // order[k]: the input of degree k + 1
-            for (std::size_t k = 0; k < d; ++k) degrees[order[k]] = k + 1;
-        } else {
-            for (std::size_t i = 0; i < d; ++i) degrees[i] = ordering == Ordering::natural ? i + 1 : d - i;
-        }
-    }
-    std::vector<bool> seen(d + 1, false);
-    bool ok = degrees.size() == d;
-    for (std::size_t i = 0; ok && i < d; ++i) {
-        ok = degrees[i] >= 1 && degrees[i] <= d && !seen[degrees[i]];
-        if (ok) seen[degrees[i]] = true;
-    }
-    if (!ok) {
-        std::string given;
-        for (std::size_t m : degrees) {
-            if (!given.empty()) given += ',';
-            given += std::to_string(m);
-        }
-        throw ValueError(std::string(who) + ": degrees must be a permutation of 1.." + std::to_string(d) + ", got [" +
-                         given + "]");
-    }
-    return degrees;
-}
-
 // The config checked, with its degrees filled in.
 SplineAutoregressiveConfig resolve(SplineAutoregressiveConfig c, Rng& rng) {
     if (c.dim == 0) throw ValueError("SplineAutoregressive: dimension must be positive");
@@ -111,8 +80,7 @@ SplineOptions read_spline_fields(const nlohmann::json& j) {
 SplineAutoregressive::SplineAutoregressive(const SplineAutoregressiveConfig& config, Rng& rng)
     : config_(resolve(config, rng)), made_(made_config(config_), rng) {
     const std::size_t d = config_.dim, bins = config_.bins;
-    std::vector<std::size_t> order(d);  // order[k]: the input of degree k + 1
-    for (std::size_t i = 0; i < d; ++i) order[config_.degrees[i] - 1] = i;
+    const std::vector<std::size_t> order = degree_order(config_.degrees);
     to_degree_order_ = ColumnSelection(order, d);
     from_degree_order_ = ColumnSelection(inverse_permutation(order), d);
     widths_ = made_block(0, bins, d, bins);

@@ -58,12 +58,6 @@ struct SplineResult {
 SplineResult rational_quadratic_spline(Var x, Var widths, Var heights, Var derivatives, bool inverse,
                                        const SplineOptions& options = {});
 
-// The same function recorded as ~20 composite ops (softmax, matmul, searchsorted, gather, select, …):
-// the unfused reference, kept for testing the fused op's values and gradients against. Same
-// semantics and errors; slower.
-SplineResult rational_quadratic_spline_reference(Var x, Var widths, Var heights, Var derivatives, bool inverse,
-                                                 const SplineOptions& options = {});
-
 // The raw interior derivative that gives exactly slope 1 after m_d + softplus: log(e^{1 − m_d} − 1).
 // Zero raw widths and heights with this raw derivative make the spline the identity.
 real identity_raw_derivative(const SplineOptions& options);

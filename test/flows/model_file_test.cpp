@@ -131,7 +131,7 @@ std::vector<ModelCase> all_models() {
              inner.actnorm = false;
              return flow_on(make_maf_flow(inner, r), Permutation::reverse(3));
          }},
-        {"piecewise of a standardized maf and a gmm",
+        {"mixture (fixed weights) of a standardized maf and a gmm",
          [maf](Rng& r) {
              FlowSpec piece = maf;
              piece.batch_norm = false;
@@ -141,7 +141,16 @@ std::vector<ModelCase> all_models() {
              pieces.push_back(make_maf_flow(piece, r));
              pieces.push_back(std::make_unique<GaussianMixture>(r.normal_array(2, 3), r.normal_array(2, 3) * 0.3,
                                                                 r.normal_array(1, 2)));
-             return DistributionPtr(std::make_unique<PiecewiseFlow>(std::move(pieces), std::vector<real>{0.3, 0.9}));
+             return DistributionPtr(std::make_unique<Mixture>(std::move(pieces), std::vector<real>{0.3, 0.9}));
+         }},
+        {"mixture (learned weights) of a maf and a gaussian",
+         [maf](Rng& r) {
+             FlowSpec component = maf;
+             component.batch_norm = false;
+             std::vector<DistributionPtr> components;
+             components.push_back(make_maf_flow(component, r));
+             components.push_back(std::make_unique<DiagonalGaussian>(r.normal_array(1, 3), r.normal_array(1, 3) * 0.3, true));
+             return DistributionPtr(std::make_unique<Mixture>(std::move(components), std::vector<real>{0.4, 0.6}, true));
          }},
     };
 }
@@ -238,7 +247,7 @@ BOOST_AUTO_TEST_CASE(round_trip_is_bit_identical_for_every_model) {
         }
     }
     for (const char* kind : {"standard_normal", "diagonal_gaussian", "gmm", "flow", "maf", "permutation", "actnorm",
-                             "batchnorm", "realnvp_coupling", "nsf", "nsf_coupling", "piecewise", "standardize"})
+                             "batchnorm", "realnvp_coupling", "nsf", "nsf_coupling", "mixture", "standardize"})
         BOOST_TEST(kinds.count(kind) == 1u, "kind " << kind << " is not covered");
 }
 

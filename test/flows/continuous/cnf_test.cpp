@@ -371,29 +371,24 @@ BOOST_AUTO_TEST_CASE(class_base_scores_by_class_in_training_and_by_mixture_at_te
         BOOST_CHECK_SMALL(mixture(i, 0) - std::log(total), 1e-9);
     }
 
-    // The training view: class scoring in training mode, the mixture in evaluation mode.
-    CnfClassTraining view(*flow);
-    BOOST_CHECK_EQUAL(view.context_dim(), 3u);
+    // The objective: class scoring for training, the whole mixture for validation (weighted means).
     IndexArray labels = xt::view(data.labels, xt::range(0, 60, 7), xt::all());
-    const Array one_hot = flow->class_one_hot(labels);
-    {
-        view.set_training(true);
-        Tape tape;
-        NoGrad no_grad(tape);
-        const Array lp = view.log_prob(tape.constant(x), tape.constant(one_hot)).value();
-        for (std::size_t i = 0; i < n; ++i) {
-            const std::size_t k = static_cast<std::size_t>(
-                std::find(flow->classes().begin(), flow->classes().end(), labels(i, 0)) - flow->classes().begin());
-            BOOST_CHECK_SMALL(lp(i, 0) - per_class(i, k), 1e-12);
-        }
+    Array weights = Array::from_shape({n, 1});
+    real total = 0;
+    for (std::size_t i = 0; i < n; ++i) total += weights(i, 0) = 0.5 + 0.1 * static_cast<real>(i);
+    CnfClassNll by_class;
+    Tape tape;
+    NoGrad no_grad(tape);
+    const Batch batch{tape, tape.constant(x), tape.constant(weights), total, Var(), &labels, 1};
+    real want_train = 0, want_val = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t k = static_cast<std::size_t>(
+            std::find(flow->classes().begin(), flow->classes().end(), labels(i, 0)) - flow->classes().begin());
+        want_train -= weights(i, 0) * per_class(i, k) / total;
+        want_val -= weights(i, 0) * mixture(i, 0) / total;
     }
-    view.set_training(false);
-    const Array eval = [&] {
-        Tape tape;
-        NoGrad no_grad(tape);
-        return Array(view.log_prob(tape.constant(x), tape.constant(one_hot)).value());
-    }();
-    for (std::size_t i = 0; i < n; ++i) BOOST_CHECK_EQUAL(eval(i, 0), mixture(i, 0));
+    BOOST_CHECK_SMALL(by_class.loss(*flow, batch).item() - want_train, 1e-12);
+    BOOST_CHECK_SMALL(by_class.validation_loss(*flow, batch).item() - want_val, 1e-12);
 }
 
 BOOST_AUTO_TEST_CASE(class_samples_come_from_their_component) {
@@ -428,28 +423,28 @@ BOOST_AUTO_TEST_CASE(class_base_missing_labels_are_errors) {
     BOOST_CHECK_THROW(flow->log_prob_by_class(tape.constant(data.x), Var()), ValueError);
     BOOST_CHECK_THROW(flow->log_prob_by_class(tape.constant(data.x), tape.constant(xt::zeros<real>({60, 2}))),
                       ShapeError);
-    CnfClassTraining view(*flow);
-    view.set_training(true);
-    BOOST_CHECK_THROW(view.log_prob(tape.constant(data.x)), ValueError);
     IndexArray unknown = IndexArray::from_shape({1, 1});
     unknown(0, 0) = 3;
     BOOST_CHECK_THROW(flow->class_one_hot(unknown), ValueError);
     FitOptions f;
     f.epochs = 1;
     f.quiet = true;
-    BOOST_CHECK_THROW(fit(*flow, data.x, f), ValueError);  // the flow alone: no labels
-    BOOST_CHECK_THROW(fit(view, data.x, f), ValueError);   // the view without its one-hot context
+    BOOST_CHECK_THROW(fit(*flow, data.x, f), ValueError);  // plain likelihood: no labels in training mode
+    CnfClassNll by_class;
+    BOOST_CHECK_THROW(fit(*flow, FitData{.x = data.x}, f, by_class), ValueError);  // the objective without labels
+    IndexArray bad = data.labels;
+    bad.fill(3);  // not a class of the flow
+    BOOST_CHECK_THROW(fit(*flow, FitData{.x = data.x, .labels = &bad}, f, by_class), ValueError);
     auto plain = mlp_flow(1);
-    BOOST_CHECK_THROW(CnfClassTraining{*plain}, ValueError);
+    BOOST_CHECK_THROW(fit(*plain, FitData{.x = data.x, .labels = &data.labels}, f, by_class), ValueError);
     BOOST_CHECK_THROW(plain->log_prob_by_class(tape.constant(data.x), tape.constant(xt::zeros<real>({60, 1}))),
                       ValueError);
     BOOST_CHECK_THROW(plain->log_prob(tape.constant(data.x), tape.constant(xt::zeros<real>({60, 1}))), ValueError);
 }
 
-BOOST_AUTO_TEST_CASE(class_base_fit_through_the_view) {
+BOOST_AUTO_TEST_CASE(class_base_fit_by_the_class_objective) {
     const Labelled data = labelled_data();
     auto flow = class_flow(data, 53, tight(1e-5));
-    CnfClassTraining view(*flow);
     const Array one_hot = flow->class_one_hot(data.labels);
     auto class_nll = [&] {
         Tape tape;
@@ -464,7 +459,8 @@ BOOST_AUTO_TEST_CASE(class_base_fit_through_the_view) {
     f.lr = 1e-2;
     f.val_fraction = 0.2;
     f.quiet = true;
-    const FitReport report = fit(view, data.x, f, nullptr, &one_hot);
+    CnfClassNll by_class;
+    const FitReport report = fit(*flow, FitData{.x = data.x, .labels = &data.labels}, f, by_class);
     BOOST_REQUIRE(!report.diverged);
     BOOST_CHECK(!flow->training());
     BOOST_CHECK_LT(class_nll(), before);

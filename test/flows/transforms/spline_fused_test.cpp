@@ -1,5 +1,5 @@
 // Tests of the fused rational-quadratic spline op (rational_quadratic_spline in flows/transforms/spline.cpp)
-// against the unfused composite it replaced (rational_quadratic_spline_reference), suite
+// against the unfused composite it replaced (test::rational_quadratic_spline_reference in spline_reference.cpp), suite
 // `spline_fused`: values and log-determinants equal to the reference's (forward and inverse, inside
 // and outside the interval, exactly at knots and ends), gradients against central differences and
 // against the reference's gradients (also with one Var passed as two arguments, and with only one
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "flowtape.hpp"
+#include "spline_reference.hpp"
 
 using namespace flowtape;
 
@@ -85,7 +86,7 @@ Outputs evaluate(bool fused, const Array& x, const Raw& raw, bool inverse, const
     NoGrad no_grad(t);
     const Var xs = t.constant(x), w = t.constant(raw.w), h = t.constant(raw.h), d = t.constant(raw.d);
     const SplineResult s = fused ? rational_quadratic_spline(xs, w, h, d, inverse, o)
-                                 : rational_quadratic_spline_reference(xs, w, h, d, inverse, o);
+                                 : test::rational_quadratic_spline_reference(xs, w, h, d, inverse, o);
     return {s.out.value(), s.logdet.value()};
 }
 
@@ -118,7 +119,7 @@ std::vector<Array> gradients(bool fused, const Array& x, const Raw& raw, bool in
     const Var xs = t.variable(x), w = t.variable(raw.w), d = t.variable(raw.d);
     const Var h = c.heights_are_widths ? w : t.variable(raw.h);
     const SplineResult s = fused ? rational_quadratic_spline(xs, w, h, d, inverse, o)
-                                 : rational_quadratic_spline_reference(xs, w, h, d, inverse, o);
+                                 : test::rational_quadratic_spline_reference(xs, w, h, d, inverse, o);
     Var loss = t.constant(0.0);
     if (c.use_out) loss = add(loss, sum(mul(s.out, t.constant(a))));
     if (c.use_logdet) loss = add(loss, sum(mul(s.logdet, t.constant(b))));

@@ -1,0 +1,216 @@
+// Mixture: the joint log-densities on the tape reduced by logsumexp, the posterior over components,
+// the draw by component, and the model-file config (see mixture.hpp).
+#include "flows/mixtures/mixture.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "autodiff/ops.hpp"
+#include "core/error.hpp"
+#include "flows/registry.hpp"
+
+namespace flowtape {
+namespace {
+
+constexpr std::size_t kBatch = 4096;  // rows per no-grad pass of responsibilities
+
+std::string number(real v) { return std::to_string(v); }
+
+}  // namespace
+
+Mixture::Mixture(std::vector<DistributionPtr> components, std::vector<real> weights, bool learn_weights)
+    : components_(std::move(components)), learn_weights_(learn_weights) {
+    if (components_.empty()) throw ValueError("Mixture: no components");
+    if (weights.size() != components_.size())
+        throw ValueError("Mixture: " + std::to_string(weights.size()) + " weights for " +
+                         std::to_string(components_.size()) + " components");
+    real total = 0;
+    for (std::size_t k = 0; k < weights.size(); ++k) {
+        if (!components_[k]) throw ValueError("Mixture: component " + std::to_string(k) + " is null");
+        if (!(weights[k] > 0) || !std::isfinite(weights[k]))
+            throw ValueError("Mixture: weight " + std::to_string(k) + " is " + number(weights[k]) +
+                             " (each must be finite and > 0)");
+        const Distribution& c = *components_[k];
+        const Distribution& first = *components_[0];
+        if (c.dim() != first.dim() || c.context_dim() != first.context_dim())
+            throw ValueError("Mixture: component " + std::to_string(k) + " (" + c.kind() + ") has dimension " +
+                             std::to_string(c.dim()) + " and context " + std::to_string(c.context_dim()) +
+                             ", component 0 (" + first.kind() + ") has " + std::to_string(first.dim()) + " and " +
+                             std::to_string(first.context_dim()));
+        total += weights[k];
+    }
+    const std::size_t k_count = components_.size();
+    if (learn_weights_) {
+        Array a = Array::from_shape({std::size_t(1), k_count});
+        for (std::size_t k = 0; k < k_count; ++k) a(0, k) = std::log(weights[k] / total);
+        logits_ = Parameter("logits", a);
+    } else {
+        for (real w : weights) {
+            weights_.push_back(w / total);
+            log_weights_.push_back(std::log(w / total));
+        }
+    }
+}
+
+std::unique_ptr<Mixture> Mixture::equal_weights(std::vector<DistributionPtr> components, bool learn_weights) {
+    std::vector<real> w(components.size(), 1.0);
+    return std::make_unique<Mixture>(std::move(components), std::move(w), learn_weights);
+}
+
+Var Mixture::log_weights(Tape& tape) {
+    if (learn_weights_) return log_softmax(tape.param(logits_), 1);
+    Array row = Array::from_shape({std::size_t(1), components_.size()});
+    std::copy(log_weights_.begin(), log_weights_.end(), row.data());
+    return tape.constant(row);
+}
+
+// Fixed weights add log π_k to each column (a scalar each); learned ones add the row log_softmax(a).
+Var Mixture::joint_log_prob(Var x, Var context) {
+    std::vector<Var> terms;
+    terms.reserve(components_.size());
+    for (std::size_t k = 0; k < components_.size(); ++k) {
+        const Var lp = components_[k]->log_prob(x, context);
+        terms.push_back(learn_weights_ ? lp : lp + log_weights_[k]);
+    }
+    const Var joint = terms.size() == 1 ? terms[0] : concat(terms, 1);
+    return learn_weights_ ? add(joint, log_weights(x.tape())) : joint;
+}
+
+Var Mixture::log_prob(Var x, Var context) {
+    const Var joint = joint_log_prob(x, context);
+    return joint.cols() == 1 ? joint : logsumexp(joint, 1);
+}
+
+MixtureSample Mixture::sample_components(Tape& tape, std::size_t n, Rng& rng, Var context) {
+    if (context.valid() && context.shape()[0] != n)
+        throw ShapeError("Mixture::sample: " + std::to_string(n) + " samples but the context has " +
+                         std::to_string(context.shape()[0]) + " rows");
+    if (n == 0) throw ValueError("Mixture::sample: n must be at least 1");
+    const std::vector<real> pi = weights();
+    MixtureSample out;
+    out.component.resize(n);
+    std::vector<std::vector<std::int64_t>> rows_of(components_.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        out.component[i] = rng.categorical(pi);
+        rows_of[out.component[i]].push_back(static_cast<std::int64_t>(i));
+    }
+    std::vector<Var> parts;
+    std::vector<std::int64_t> where(n);  // where[i]: the stacked row holding output row i
+    std::size_t stacked = 0;
+    for (std::size_t k = 0; k < components_.size(); ++k) {
+        const std::size_t m = rows_of[k].size();
+        if (m == 0) continue;
+        Var part_context;
+        if (context.valid()) {
+            IndexArray pick = IndexArray::from_shape({m, context.shape()[1]});
+            for (std::size_t r = 0; r < m; ++r)
+                for (std::size_t c = 0; c < context.shape()[1]; ++c) pick(r, c) = rows_of[k][r];
+            part_context = gather(context, pick, 0);
+        }
+        parts.push_back(components_[k]->sample(tape, m, rng, part_context));
+        for (std::size_t r = 0; r < m; ++r)
+            where[static_cast<std::size_t>(rows_of[k][r])] = static_cast<std::int64_t>(stacked + r);
+        stacked += m;
+    }
+    const Var all = parts.size() == 1 ? parts[0] : concat(parts, 0);
+    IndexArray order = IndexArray::from_shape({n, dim()});
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t c = 0; c < dim(); ++c) order(i, c) = where[i];
+    out.x = gather(all, order, 0);
+    return out;
+}
+
+Var Mixture::sample(Tape& tape, std::size_t n, Rng& rng, Var context) {
+    return sample_components(tape, n, rng, context).x;
+}
+
+Array Mixture::responsibilities(const Array& x, const Array* context) {
+    const std::size_t n = x.shape()[0], k_count = components_.size();
+    if (x.shape()[1] != dim())
+        throw ShapeError("Mixture::responsibilities: data " + shape_string(shape_of(x)) + " for a mixture of dimension " +
+                         std::to_string(dim()));
+    if (context && context->shape()[0] != n)
+        throw ShapeError("Mixture::responsibilities: context " + shape_string(shape_of(*context)) + " for data " +
+                         shape_string(shape_of(x)));
+    set_training(false);
+    Array out = Array::from_shape({n, k_count});
+    Tape tape;
+    for (std::size_t begin = 0; begin < n; begin += kBatch) {
+        const std::size_t end = std::min(n, begin + kBatch);
+        tape.reset();
+        const NoGrad no_grad(tape);
+        const Var xv = tape.constant(xt::view(x, xt::range(begin, end), xt::all()));
+        const Var cv = context ? tape.constant(xt::view(*context, xt::range(begin, end), xt::all())) : Var();
+        const Array& joint = joint_log_prob(xv, cv).value();
+        // r_ik = exp(j_ik − max_k j_ik) / Σ_k exp(j_ik − max_k j_ik): the softmax of the row, shifted.
+        for (std::size_t i = 0; i < end - begin; ++i) {
+            real top = joint(i, 0);
+            for (std::size_t k = 1; k < k_count; ++k) top = std::max(top, joint(i, k));
+            real total = 0;
+            for (std::size_t k = 0; k < k_count; ++k) total += out(begin + i, k) = std::exp(joint(i, k) - top);
+            for (std::size_t k = 0; k < k_count; ++k) out(begin + i, k) /= total;
+        }
+    }
+    tape.reset();
+    return out;
+}
+
+std::vector<std::size_t> Mixture::predict(const Array& x, const Array* context) {
+    const Array r = responsibilities(x, context);
+    std::vector<std::size_t> labels(r.shape()[0]);
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+        std::size_t best = 0;
+        for (std::size_t k = 1; k < r.shape()[1]; ++k)
+            if (r(i, k) > r(i, best)) best = k;
+        labels[i] = best;
+    }
+    return labels;
+}
+
+std::vector<real> Mixture::weights() const {
+    if (!learn_weights_) return weights_;
+    const Array& a = logits_.value();
+    real top = a(0, 0);
+    for (std::size_t k = 1; k < a.shape()[1]; ++k) top = std::max(top, a(0, k));
+    std::vector<real> pi(a.shape()[1]);
+    real total = 0;
+    for (std::size_t k = 0; k < pi.size(); ++k) total += pi[k] = std::exp(a(0, k) - top);
+    for (real& p : pi) p /= total;
+    return pi;
+}
+
+nlohmann::json Mixture::config() const {
+    nlohmann::json components = nlohmann::json::array();
+    for (const auto& c : components_) components.push_back(c->config());
+    nlohmann::json out{{"kind", "mixture"}, {"components", components}, {"learn_weights", learn_weights_}};
+    if (!learn_weights_) out["weights"] = weights_;
+    return out;
+}
+
+DistributionPtr Mixture::from_config(const nlohmann::json& config, Rng& rng) {
+    std::vector<DistributionPtr> components;
+    for (const auto& c : config.at("components")) components.push_back(make_distribution(c, rng));
+    const bool learn = config.at("learn_weights").get<bool>();
+    // Learned logits are read from the model file's parameters; the weights here only start them.
+    std::vector<real> w = learn ? std::vector<real>(components.size(), 1.0) : config.at("weights").get<std::vector<real>>();
+    return std::make_unique<Mixture>(std::move(components), std::move(w), learn);
+}
+
+void Mixture::set_training(bool on) {
+    for (auto& c : components_) c->set_training(on);
+}
+
+void Mixture::collect_parameters(ParameterList& out, const std::string& prefix) {
+    for (std::size_t k = 0; k < components_.size(); ++k)
+        components_[k]->collect_parameters(out, qualified_name(prefix, "components." + std::to_string(k)));
+    if (learn_weights_) out.add(qualified_name(prefix, "logits"), logits_);
+}
+
+void Mixture::collect_buffers(ParameterList& out, const std::string& prefix) {
+    for (std::size_t k = 0; k < components_.size(); ++k)
+        components_[k]->collect_buffers(out, qualified_name(prefix, "components." + std::to_string(k)));
+}
+
+}  // namespace flowtape
