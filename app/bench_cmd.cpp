@@ -1,4 +1,4 @@
-// `flowtape bench <experiment>`: the papers' experiments, each in app/bench_<experiment>.cpp.
+// `flowtape bench <experiment>`: the papers' experiments, each in bench/papers/<paper>.cpp.
 #include "app/commands.hpp"
 
 namespace flowtape::app {

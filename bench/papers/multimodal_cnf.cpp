@@ -38,10 +38,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "app/bench_support.hpp"
 #include "app/cli_support.hpp"
 #include "app/commands.hpp"
 #include "app/plot.hpp"
+#include "bench/papers/support.hpp"
 #include "core/error.hpp"
 #include "data/datasets.hpp"
 #include "flows/continuous/cnf.hpp"

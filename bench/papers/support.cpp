@@ -1,4 +1,4 @@
-#include "app/bench_support.hpp"
+#include "bench/papers/support.hpp"
 
 #include <cmath>
 #include <ctime>
