@@ -1,6 +1,6 @@
 // The figures of plot.hpp, drawn with cairo: the same drawing code renders to an image surface saved
 // as PNG or to an SVG surface, so the two formats show the same picture. Every figure is written
-// through write_atomically (a temporary file renamed into place), so a reader never sees half a file.
+// through write_figure (a temporary file renamed into place), so a reader never sees half a file.
 //
 // Two-panel figure layout (in points, which are pixels for PNG): two square plot areas of kSide side
 // by side, each with a title above, ticks and tick labels below and on the left, the axis names
@@ -23,11 +23,10 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include <cairo-svg.h>
 #include <cairo.h>
 
+#include "core/atomic_write.hpp"
 #include "core/error.hpp"
 
 namespace flowtape::app {
@@ -297,22 +296,11 @@ bool is_svg(const std::string& fn, const std::string& path) {
     return ext == ".svg";
 }
 
-// Renders to a temporary file next to `path` and renames it into place; removes it on any failure.
-void write_atomically(const std::string& fn, const std::string& path, bool svg, double width, double height,
-                      const Drawing& draw, const std::vector<std::string>& texts) {
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    try {
-        render(tmp, path, svg, width, height, draw, texts);
-        std::filesystem::rename(tmp, path);
-    } catch (const std::filesystem::filesystem_error& e) {
-        std::error_code ignored;
-        std::filesystem::remove(tmp, ignored);
-        throw IoError(fn + ": cannot write " + path + ": " + e.code().message());
-    } catch (...) {
-        std::error_code ignored;
-        std::filesystem::remove(tmp, ignored);
-        throw;
-    }
+// Renders to a temporary file next to `path` that is renamed into place (core/atomic_write.hpp), so
+// a failed drawing or write leaves no file and the old one as it was.
+void write_figure(const std::string& fn, const std::string& path, bool svg, double width, double height,
+                  const Drawing& draw, const std::vector<std::string>& texts) {
+    write_atomically(path, [&](const std::string& tmp) { render(tmp, path, svg, width, height, draw, texts); }, fn);
 }
 
 // ---- grid of heatmaps ----
@@ -631,9 +619,9 @@ Rgb colormap(double t) {
 void write_density_figure(const std::string& path, const DensityFigure& figure) {
     const bool svg = is_svg("plot", path);
     check_figure(figure);
-    write_atomically("plot", path, svg, kWidth, kHeight, [&](cairo_t* cr) { draw_figure(cr, figure); },
-                     {figure.density_title + " and " + figure.points_title, figure.density_title, figure.points_title,
-                      figure.x_label, figure.y_label});
+    write_figure("plot", path, svg, kWidth, kHeight, [&](cairo_t* cr) { draw_figure(cr, figure); },
+                 {figure.density_title + " and " + figure.points_title, figure.density_title, figure.points_title,
+                  figure.x_label, figure.y_label});
 }
 
 std::pair<int, int> panel_grid_size(const PanelGrid& grid) {
@@ -652,8 +640,8 @@ void write_panel_grid(const std::string& path, const PanelGrid& grid) {
         for (const Panel& p : row)
             if (!p.title.empty() && std::find(texts.begin(), texts.end(), p.title) == texts.end())
                 texts.push_back(p.title);
-    write_atomically("write_panel_grid", path, svg, std::ceil(l.width), std::ceil(l.height),
-                     [&](cairo_t* cr) { draw_grid(cr, grid, l); }, texts);
+    write_figure("write_panel_grid", path, svg, std::ceil(l.width), std::ceil(l.height),
+                 [&](cairo_t* cr) { draw_grid(cr, grid, l); }, texts);
 }
 
 Array histogram2d(const Array& points, std::size_t bins, real lo, real hi) {
@@ -688,8 +676,8 @@ void write_line_plot(const std::string& path, const std::vector<LineSeries>& ser
     std::vector<std::string> texts{title.empty() ? "line plot" : title, x_label, y_label};
     for (const LineSeries& l : series)
         if (!l.label.empty()) texts.push_back(l.label);
-    write_atomically("write_line_plot", path, svg, kLineWidth, kLineHeight,
-                     [&](cairo_t* cr) { draw_line_plot(cr, series, x_label, y_label, title); }, texts);
+    write_figure("write_line_plot", path, svg, kLineWidth, kLineHeight,
+                 [&](cairo_t* cr) { draw_line_plot(cr, series, x_label, y_label, title); }, texts);
 }
 
 }  // namespace flowtape::app

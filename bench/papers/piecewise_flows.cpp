@@ -51,6 +51,7 @@
 #include "app/commands.hpp"
 #include "app/plot.hpp"
 #include "bench/papers/support.hpp"
+#include "core/atomic_write.hpp"
 #include "core/error.hpp"
 #include "data/datasets.hpp"
 #include "data/targets.hpp"

@@ -22,9 +22,6 @@ Spread spread_of(const std::vector<double>& values);
 // `value` with `digits` decimals, fixed notation.
 std::string fixed(double value, int digits);
 
-// Writes `text` to `path` through `path`.tmp renamed into place; IoError naming `who` if it cannot.
-void write_text_atomically(const std::string& path, const std::string& text, const std::string& who);
-
 // Markdown lines: command, date (UTC), CPU model and logical cores with the load average, flowtape,
 // g++, xtensor, xtensor-blas and OpenBLAS versions and OpenBLAS's thread count.
 std::string bench_header(const std::string& command_line);
