@@ -7,7 +7,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -16,43 +15,15 @@
 
 #include "core/atomic_write.hpp"
 #include "core/error.hpp"
+#include "test/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace flowtape;
+using flowtape::test::read_text;
+using flowtape::test::TempDir;
+using flowtape::test::write_text;
 
 namespace {
-
-// A fresh folder under the system's temporary folder, removed with everything in it.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static int counter = 0;
-        path = fs::temp_directory_path() /
-               ("flowtape_atomic_write_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ignored);
-        fs::remove_all(path, ignored);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-    std::set<std::string> names() const {
-        std::set<std::string> out;
-        for (const auto& entry : fs::directory_iterator(path)) out.insert(entry.path().filename().string());
-        return out;
-    }
-};
-
-std::string read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_plainly(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out << bytes;
-}
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
@@ -64,17 +35,17 @@ const std::string kAwkwardBytes = std::string("line 1\r\nline 2\rnul:") + '\0' +
 BOOST_AUTO_TEST_SUITE(atomic_write)
 
 BOOST_AUTO_TEST_CASE(text_round_trip_byte_for_byte) {
-    TempDir dir;
+    TempDir dir("flowtape_atomic_write_test");
     const std::string path = dir.file("out.bin");
     write_text_atomically(path, kAwkwardBytes, "test");
-    BOOST_TEST(read_bytes(path) == kAwkwardBytes);
+    BOOST_TEST(read_text(path) == kAwkwardBytes);
     write_text_atomically(dir.file("empty"), "", "test");
     BOOST_TEST(fs::file_size(dir.file("empty")) == 0u);
     BOOST_TEST((dir.names() == std::set<std::string>{"empty", "out.bin"}));
 }
 
 BOOST_AUTO_TEST_CASE(writer_round_trip_through_the_temporary_path) {
-    TempDir dir;
+    TempDir dir("flowtape_atomic_write_test");
     const std::string path = dir.file("figure.png");
     std::string seen;
     write_atomically(
@@ -85,7 +56,7 @@ BOOST_AUTO_TEST_CASE(writer_round_trip_through_the_temporary_path) {
             out << kAwkwardBytes;
         },
         "test");
-    BOOST_TEST(read_bytes(path) == kAwkwardBytes);
+    BOOST_TEST(read_text(path) == kAwkwardBytes);
     // The temporary was in the target's folder, named after it, and is gone now.
     BOOST_TEST(fs::path(seen).parent_path() == fs::path(path).parent_path());
     BOOST_TEST(fs::path(seen).filename().string().rfind("figure.png.tmp.", 0) == 0u, seen);
@@ -94,7 +65,7 @@ BOOST_AUTO_TEST_CASE(writer_round_trip_through_the_temporary_path) {
 }
 
 BOOST_AUTO_TEST_CASE(temporaries_get_unique_names) {
-    TempDir dir;
+    TempDir dir("flowtape_atomic_write_test");
     const std::string path = dir.file("out.txt");
     std::set<std::string> temporaries;
     for (int k = 0; k < 50; ++k)
@@ -102,22 +73,22 @@ BOOST_AUTO_TEST_CASE(temporaries_get_unique_names) {
             path,
             [&](const std::string& temporary) {
                 temporaries.insert(temporary);
-                write_plainly(temporary, std::to_string(k));
+                write_text(temporary, std::to_string(k));
             },
             "test");
     BOOST_TEST(temporaries.size() == 50u);
-    BOOST_TEST(read_bytes(path) == "49");
+    BOOST_TEST(read_text(path) == "49");
     // A file that already holds the plain ".tmp" name (the old scheme's) is neither used nor touched.
-    write_plainly(path + ".tmp", "someone else's");
+    write_text(path + ".tmp", "someone else's");
     write_text_atomically(path, "new", "test");
-    BOOST_TEST(read_bytes(path + ".tmp") == "someone else's");
+    BOOST_TEST(read_text(path + ".tmp") == "someone else's");
     BOOST_TEST((dir.names() == std::set<std::string>{"out.txt", "out.txt.tmp"}));
 }
 
 BOOST_AUTO_TEST_CASE(a_writer_that_throws_midway_leaves_the_old_file_and_no_temporary) {
-    TempDir dir;
+    TempDir dir("flowtape_atomic_write_test");
     const std::string path = dir.file("model.json");
-    write_plainly(path, kAwkwardBytes);
+    write_text(path, kAwkwardBytes);
     std::string temporary_seen;
     try {
         write_atomically(
@@ -136,14 +107,14 @@ BOOST_AUTO_TEST_CASE(a_writer_that_throws_midway_leaves_the_old_file_and_no_temp
     } catch (const std::runtime_error& e) {
         BOOST_TEST(std::string(e.what()) == "the writer gave up");  // passed through unchanged
     }
-    BOOST_TEST(read_bytes(path) == kAwkwardBytes);
+    BOOST_TEST(read_text(path) == kAwkwardBytes);
     BOOST_TEST(!temporary_seen.empty());
     BOOST_TEST(!fs::exists(temporary_seen));
     BOOST_TEST((dir.names() == std::set<std::string>{"model.json"}));
 }
 
 BOOST_AUTO_TEST_CASE(a_writer_that_throws_before_any_old_file_leaves_nothing) {
-    TempDir dir;
+    TempDir dir("flowtape_atomic_write_test");
     BOOST_CHECK_THROW(write_atomically(
                           dir.file("new.csv"), [](const std::string&) { throw ValueError("rejected"); }, "test"),
                       ValueError);
@@ -151,8 +122,8 @@ BOOST_AUTO_TEST_CASE(a_writer_that_throws_before_any_old_file_leaves_nothing) {
 }
 
 BOOST_AUTO_TEST_CASE(an_unwritable_folder_gives_an_io_error_naming_the_path) {
-    TempDir dir;
-    write_plainly(dir.file("a-file"), "x");
+    TempDir dir("flowtape_atomic_write_test");
+    write_text(dir.file("a-file"), "x");
     // Folders no one can create a file in, root included: a missing one, and a "folder" that is a
     // regular file.
     const std::vector<std::pair<std::string, std::string>> cases{
@@ -175,7 +146,7 @@ BOOST_AUTO_TEST_CASE(an_unwritable_folder_gives_an_io_error_naming_the_path) {
         fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_exec);
         const std::string path = (locked / "out.csv").string();
         try {
-            write_atomically(path, [](const std::string& t) { write_plainly(t, "x"); }, "the_caller");
+            write_atomically(path, [](const std::string& t) { write_text(t, "x"); }, "the_caller");
             BOOST_FAIL("no error for " + path);
         } catch (const IoError& e) {
             BOOST_TEST(std::string(e.what()).rfind(path + ": the_caller: ", 0) == 0u, e.what());
@@ -190,7 +161,7 @@ BOOST_AUTO_TEST_CASE(an_unwritable_folder_gives_an_io_error_naming_the_path) {
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_rename_removes_the_temporary) {
-    TempDir dir;
+    TempDir dir("flowtape_atomic_write_test");
     const std::string target = dir.file("sub");
     fs::create_directories(target + "/keep");  // a non-empty folder cannot be renamed over
     try {
@@ -204,25 +175,25 @@ BOOST_AUTO_TEST_CASE(a_failed_rename_removes_the_temporary) {
 }
 
 BOOST_AUTO_TEST_CASE(text_overwrites_an_existing_file) {
-    TempDir dir;
+    TempDir dir("flowtape_atomic_write_test");
     const std::string path = dir.file("results.md");
-    write_plainly(path, std::string(10000, 'o'));  // longer than the new text: no old tail may remain
+    write_text(path, std::string(10000, 'o'));  // longer than the new text: no old tail may remain
     write_text_atomically(path, "new\n", "test");
-    BOOST_TEST(read_bytes(path) == "new\n");
+    BOOST_TEST(read_text(path) == "new\n");
     BOOST_TEST((dir.names() == std::set<std::string>{"results.md"}));
 }
 
 BOOST_AUTO_TEST_CASE(the_file_gets_a_plain_files_permissions) {
     // 0666 less the umask, as std::ofstream makes a file, not mkstemp's 0600.
-    TempDir dir;
-    write_plainly(dir.file("plain"), "x");
+    TempDir dir("flowtape_atomic_write_test");
+    write_text(dir.file("plain"), "x");
     write_text_atomically(dir.file("atomic"), "x", "test");
     BOOST_TEST(static_cast<int>(fs::status(dir.file("atomic")).permissions()) ==
                static_cast<int>(fs::status(dir.file("plain")).permissions()));
 }
 
 BOOST_AUTO_TEST_CASE(concurrent_writers_of_one_target_each_leave_a_whole_file) {
-    TempDir dir;
+    TempDir dir("flowtape_atomic_write_test");
     const std::string path = dir.file("shared.txt");
     const std::string a(100000, 'a'), b(100000, 'b');
     std::vector<std::thread> writers;
@@ -231,7 +202,7 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_of_one_target_each_leave_a_whole_file) {
             for (int k = 0; k < 10; ++k) write_text_atomically(path, t % 2 ? a : b, "test");
         });
     for (std::thread& w : writers) w.join();
-    const std::string last = read_bytes(path);
+    const std::string last = read_text(path);
     BOOST_TEST((last == a || last == b));
     BOOST_TEST((dir.names() == std::set<std::string>{"shared.txt"}));
 }
