@@ -48,8 +48,8 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli_support.hpp"
-#include "app/commands.hpp"
 #include "app/plot.hpp"
+#include "bench/papers/experiments.hpp"
 #include "bench/papers/support.hpp"
 #include "core/atomic_write.hpp"
 #include "core/error.hpp"

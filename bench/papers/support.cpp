@@ -1,3 +1,5 @@
+// The shared pieces of the paper experiments (support.hpp). The header reads the CPU model and the
+// load from /proc and asks OpenBLAS for its configuration, so a result names the kernels it ran on.
 #include "bench/papers/support.hpp"
 
 #include <cmath>

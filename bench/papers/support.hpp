@@ -1,5 +1,6 @@
-// What every `flowtape bench …` prints first: the command, the date, the machine and the versions,
-// so that a table of figures carries what is needed to reproduce and compare it.
+// What the paper experiments share: the header every `flowtape bench …` result starts with (the
+// command, the date, the machine and the versions, so that a table of figures carries what is
+// needed to reproduce and compare it), and the spread of a figure over runs and its formatting.
 #pragma once
 
 #include <chrono>
