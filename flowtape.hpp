@@ -19,6 +19,7 @@
 #include "cluster/silhouette.hpp"
 #include "cluster/spectral.hpp"
 #include "cluster/sqdist.hpp"
+#include "core/atomic_write.hpp"
 #include "core/error.hpp"
 #include "core/random.hpp"
 #include "core/types.hpp"

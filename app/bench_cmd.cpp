@@ -1,5 +1,6 @@
-// `flowtape bench <experiment>`: the papers' experiments, each in app/bench_<experiment>.cpp.
+// `flowtape bench <experiment>`: the papers' experiments, each in bench/papers/<paper>.cpp.
 #include "app/commands.hpp"
+#include "bench/papers/experiments.hpp"
 
 namespace flowtape::app {
 

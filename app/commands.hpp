@@ -38,10 +38,8 @@ Command add_cluster(CLI::App& app);
 // `flowtape cluster-score --labels a.csv --truth b.csv`: clustering metrics as JSON.
 Command add_cluster_score(CLI::App& app);
 
-// `flowtape bench pnf|…`: a paper's experiment (app/bench_cmd.cpp dispatches to app/bench_<name>.cpp).
-// argc/argv are kept for the command line printed with the results.
+// `flowtape bench pnf|…`: a paper's experiment (app/bench_cmd.cpp dispatches to the experiments of
+// bench/papers/experiments.hpp). argc/argv are kept for the command line printed with the results.
 Command add_bench(CLI::App& app, int argc, char** argv);
-Command add_bench_pnf(CLI::App& bench, int argc, char** argv);
-Command add_bench_cnf(CLI::App& bench, int argc, char** argv);
 
 }  // namespace flowtape::app

@@ -2,7 +2,9 @@
 // (a density heatmap on a square [lo, hi]² next to a scatter of points over the same square), a grid
 // of density heatmaps like Figure 4 of the piecewise-flows paper (rows = targets, columns = target
 // and models), and a line plot (a score against k, bits/dim per model). They know nothing about
-// flows; app/plot_cmd.cpp and the benches evaluate models and hand the numbers here.
+// flows; app/plot_cmd.cpp and the benches evaluate models and hand the numbers here. One source file
+// per figure kind (plot_density.cpp, plot_grid.cpp with histogram2d, plot_line.cpp); what they share
+// (the colormap, text, ticks, heatmaps, the PNG/SVG output) is plot_canvas.hpp/.cpp.
 //
 // The heatmap's colours follow a viridis-like map (dark blue-violet → teal → yellow), which is
 // perceptually ordered: equal steps in density look like equal steps in colour, and it reads in

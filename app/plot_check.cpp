@@ -1,4 +1,4 @@
-// Checks of app/plot.cpp's panel grid, line plot and histogram2d, as a plain program (app/ has no
+// Checks of the panel grid, line plot and histogram2d of app/plot.hpp, as a plain program (app/ has no
 // Boost.Test suite): it writes figures into a fresh temporary directory, reads the PNGs back with
 // cairo and checks their size and colours, checks the SVGs' size and text, the histogram's counts
 // and normalisation, and that bad input throws ValueError/ShapeError before any file is written.

@@ -1,7 +1,7 @@
 // `flowtape plot --model M.json --out fig.png`: the learned density of a 2-D model as a heatmap,
 // next to a scatter of the data (--data) or, without data, of samples of the model, like Figure 4
 // of the piecewise-flows paper. The density is exp(log p) at the centres of a G×G grid over the
-// square [lo, hi]² (--range, --grid); app/plot.cpp draws the figure (PNG or SVG by extension).
+// square [lo, hi]² (--range, --grid); app/plot_density.cpp draws the figure (PNG or SVG by extension).
 #include <cmath>
 #include <cstdint>
 #include <iostream>

@@ -3,13 +3,10 @@
 // allocates nothing beyond the growing value buffers.
 #include "data/csv.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +15,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "core/atomic_write.hpp"
 #include "core/error.hpp"
 
 namespace flowtape {
@@ -387,35 +385,27 @@ void write_to_stream(std::ostream& out, const Table& t) {
     if (!out) throw IoError("write_csv: writing to the output stream failed");
 }
 
-// Note [atomic writes]: the table goes to path.tmp.<pid> first and is renamed over `path` only
-// when every byte was written and the file closed cleanly. rename() within one directory is atomic
-// on POSIX, so readers see the old file or the new one, never a mixture; on any failure the
-// temporary file is removed and the old file stays as it was.
+// Note [atomic writes]: the table goes to a temporary file next to `path` (core/atomic_write.hpp),
+// renamed over `path` only when every byte was written, flushed to disk and the file closed
+// cleanly; readers see the old file or the new one, never a mixture, and on any failure the
+// temporary is removed and the old file stays as it was. The stream's own failures are reported
+// here, with errno read before the message is built.
 void write_to_file(const std::string& path, const Table& t) {
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw IoError("write_csv: cannot create " + in_quotes(tmp) + " for " + in_quotes(path) + ": " + std::strerror(errno));
-    const auto give_up = [&](const std::string& why) {
-        out.close();
-        std::remove(tmp.c_str());
-        throw IoError("write_csv: " + why);
-    };
-    try {
+    const auto write = [&](const std::string& tmp) {
+        const auto give_up = [&](const char* what) {
+            const int e = errno;
+            throw IoError("write_csv: " + std::string(what) + " " + in_quotes(tmp) + " for " + in_quotes(path) +
+                          " failed: " + std::strerror(e));
+        };
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out) give_up("opening");
         write_table(out, t);
-    } catch (...) {
+        out.flush();
+        if (!out) give_up("writing");
         out.close();
-        std::remove(tmp.c_str());
-        throw;
-    }
-    out.flush();
-    if (!out) give_up("writing " + in_quotes(tmp) + " failed: " + std::strerror(errno));
-    out.close();
-    if (out.fail()) give_up("closing " + in_quotes(tmp) + " failed: " + std::strerror(errno));
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        const int e = errno;
-        std::remove(tmp.c_str());
-        throw IoError("write_csv: cannot rename " + in_quotes(tmp) + " to " + in_quotes(path) + ": " + std::strerror(e));
-    }
+        if (out.fail()) give_up("closing");
+    };
+    write_atomically(path, write, "write_csv");
 }
 
 const IndexArray* ptr(const std::optional<IndexArray>& o) { return o ? &*o : nullptr; }

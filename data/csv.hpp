@@ -11,10 +11,10 @@
 // errors. Each error is an IoError whose message starts with "path:line:column: ", the column
 // being the 1-based field number (line and column point just past the end for "no rows" errors).
 //
-// Writing goes to a temporary file next to the target (path + ".tmp.<pid>") that is renamed into
-// place once complete, so a reader never sees half a file and a failed write leaves the old file
-// alone. Numbers are written in the shortest form that reads back to the same double
-// (std::to_chars), so write → read is bit-identical.
+// Writing goes to a temporary file next to the target (path + ".tmp." and six characters, see
+// core/atomic_write.hpp) that is renamed into place once complete, so a reader never sees half a
+// file and a failed write leaves the old file alone. Numbers are written in the shortest form
+// that reads back to the same double (std::to_chars), so write → read is bit-identical.
 #pragma once
 
 #include <iosfwd>

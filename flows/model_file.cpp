@@ -3,14 +3,12 @@
 
 #include <cerrno>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <unordered_set>
 
-#include <unistd.h>
-
+#include "core/atomic_write.hpp"
 #include "core/error.hpp"
 #include "flows/registry.hpp"
 
@@ -39,25 +37,6 @@ json list_to_json(const std::string& kind, const ParameterList& list) {
 }
 
 std::string system_error() { return std::strerror(errno); }
-
-// Writes `text` to a temporary file next to `path`, flushes it to disk, and renames it over `path`.
-void write_atomically(const std::string& path, const std::string& text) {
-    const std::string temp = path + ".tmp." + std::to_string(::getpid());
-    std::FILE* f = std::fopen(temp.c_str(), "wb");
-    if (!f) throw IoError(path + ": cannot write the temporary file " + temp + ": " + system_error());
-    const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0 &&
-                         ::fsync(::fileno(f)) == 0;
-    const std::string error = written ? "" : system_error();
-    if (std::fclose(f) != 0 || !written) {
-        std::remove(temp.c_str());
-        throw IoError(path + ": cannot write the temporary file " + temp + ": " + (written ? system_error() : error));
-    }
-    if (std::rename(temp.c_str(), path.c_str()) != 0) {
-        const std::string why = system_error();
-        std::remove(temp.c_str());
-        throw IoError(path + ": cannot rename " + temp + " into place: " + why);
-    }
-}
 
 // ---- reading ----
 
@@ -150,7 +129,7 @@ nlohmann::json model_to_json(Distribution& model, const nlohmann::json& extra) {
 }
 
 void save_model(Distribution& model, const std::string& path, const nlohmann::json& extra) {
-    write_atomically(path, model_to_json(model, extra).dump() + "\n");
+    write_text_atomically(path, model_to_json(model, extra).dump() + "\n", "save_model");
 }
 
 DistributionPtr model_from_json(const nlohmann::json& document, const std::string& where, nlohmann::json* extra) {

@@ -2,13 +2,10 @@
 // blank lines, weight and label columns, bit-identical write → read round trips, atomic writes.
 #include <boost/test/unit_test.hpp>
 
-#include <unistd.h>
-
 #include <bit>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -16,40 +13,15 @@
 #include "core/error.hpp"
 #include "core/random.hpp"
 #include "data/csv.hpp"
+#include "test/temp_dir.hpp"
 
 using namespace flowtape;
+using flowtape::test::read_text;
+using flowtape::test::TempDir;
+using flowtape::test::write_text;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh directory under the system's temporary directory, removed with everything in it.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static int counter = 0;
-        path = fs::temp_directory_path() /
-               ("flowtape_csv_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-    std::size_t entries() const { return static_cast<std::size_t>(std::distance(fs::directory_iterator(path), fs::directory_iterator())); }
-};
-
-void write_text(const std::string& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary);
-    out << text;
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 // The message of the IoError that reading `text` (as a file named data.csv) throws, or "" if none.
 std::string read_error(const TempDir& dir, const std::string& text, const CsvOptions& options = {}) {
@@ -335,7 +307,7 @@ BOOST_AUTO_TEST_CASE(atomic_write_leaves_no_temporary_and_never_clobbers) {
     } catch (const IoError& e) {
         BOOST_TEST(contains(e.what(), "cannot rename"), e.what());
     }
-    BOOST_TEST(dir.entries() == 2u);  // out.csv and sub, no sub.tmp.<pid>
+    BOOST_TEST(dir.entries() == 2u);  // out.csv and sub, no sub.tmp.*
     BOOST_TEST(fs::is_directory(sub + "/keep"));
     BOOST_TEST(read_text(path) == "a,b\n3,4\n");
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The PyTorch side of the flows benchmark (see bench/flows_throughput.cpp), float64, D = 2.
+"""The PyTorch side of the flows benchmark (see bench/speed/flows_throughput.cpp), float64, D = 2.
 
 The same three flows, written here from their equations:
   maf      5 x MAF layer: MADE 2->128->128->4 (masked linear, hidden degree 1 + (k mod (D-1)), ReLU),

@@ -4,8 +4,8 @@
 // k = 8 and n_init = 1 and 10 (k-means++ seeding, Lloyd, tol 1e-4, max_iter 300), the silhouette of
 // the n_init = 10 labels on a subsample of 10⁴ points, and the exact silhouette of the first 2·10⁴
 // points. flowtape uses OMP_NUM_THREADS threads (restarts, silhouette blocks; 1 when unset), the
-// same count sklearn's OpenMP gets. Each figure is the median over --reps runs. bench/compare_cluster.sh runs this program and
-// bench/sklearn_cluster.py (scikit-learn) on the same points (--write-data) and prints the ratios.
+// same count sklearn's OpenMP gets. Each figure is the median over --reps runs. bench/speed/compare_cluster.sh runs this program and
+// bench/speed/sklearn_cluster.py (scikit-learn) on the same points (--write-data) and prints the ratios.
 //
 // Output: one line per task, "flowtape <task> <median seconds> <value>" (value: inertia or score),
 // after comment lines (#) giving the command, machine and thread count.

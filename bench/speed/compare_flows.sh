@@ -1,7 +1,7 @@
 #!/bin/bash
 # flowtape against PyTorch on whole flows (MAF, RealNVP, autoregressive spline), side by side.
 #
-# For each thread count n, runs build/bench/bench_flows_throughput and then bench/torch_flows.py
+# For each thread count n, runs build/bench/speed/bench_flows_throughput and then bench/speed/torch_flows.py
 # (Debian's /usr/bin/python3 with python3-torch), both with OPENBLAS_NUM_THREADS=n and n threads,
 # float64, same architectures, loss, optimizer and timing method. For n > 1 torch runs a second time
 # with a 1-thread OpenMP pool (it contends with OpenBLAS's threads) and each torch figure is the faster. Prints one table: training
@@ -11,12 +11,12 @@
 #   gemm calls timed alone at their shapes; the square-dgemm-rate floor is printed beside it);
 #   log_prob and sampling of 10^4 points: >= 3x faster than torch.
 #
-# Usage: bench/compare_flows.sh [--build DIR] [--threads "1 2"] [--quick] [--keep DIR]
+# Usage: bench/speed/compare_flows.sh [--build DIR] [--threads "1 2"] [--quick] [--keep DIR]
 set -euo pipefail
 
 invocation="$0 $*"
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+root=$(dirname "$(dirname "$here")")
 build="$root/build"
 threads="1"
 quick=""
@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-exe="$build/bench/bench_flows_throughput"
+exe="$build/bench/speed/bench_flows_throughput"
 python=/usr/bin/python3
 [ -x "$exe" ] || { echo "compare_flows.sh: $exe not found; build first (ninja -C $build)" >&2; exit 2; }
 "$python" -c 'import torch' 2>/dev/null || { echo "compare_flows.sh: $python cannot import torch" >&2; exit 2; }

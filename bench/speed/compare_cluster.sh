@@ -1,18 +1,18 @@
 #!/bin/bash
 # flowtape against scikit-learn on k-means and the silhouette, side by side in one run.
 #
-# For each thread count n, runs bench_cluster_speed and then bench/sklearn_cluster.py (Debian's
+# For each thread count n, runs bench_cluster_speed and then bench/speed/sklearn_cluster.py (Debian's
 # /usr/bin/python3 with python3-sklearn) on the same 10⁵ points of the circle of Gaussians, both with
 # OMP_NUM_THREADS=n and OPENBLAS_NUM_THREADS=n. Tasks: k-means k = 8 with n_init = 1 and 10, the
 # silhouette on a 10⁴ subsample, the exact silhouette on 2·10⁴ points. Prints one table of medians
 # with sklearn/flowtape (> 1: flowtape faster), then the command, machine, versions and date.
 #
-# Usage: bench/compare_cluster.sh [--build DIR] [--threads "1 2"] [--reps 3]
+# Usage: bench/speed/compare_cluster.sh [--build DIR] [--threads "1 2"] [--reps 3]
 set -euo pipefail
 
 invocation="$0 $*"
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+root=$(dirname "$(dirname "$here")")
 build="$root/build"
 threads="1 2"
 reps=3
@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
         *) echo "compare_cluster.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
-bench="$build/bench/bench_cluster_speed"
+bench="$build/bench/speed/bench_cluster_speed"
 [ -x "$bench" ] || { echo "compare_cluster.sh: $bench not found (meson setup with -Dbenches=true, then ninja)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

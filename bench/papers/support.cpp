@@ -1,13 +1,13 @@
-#include "app/bench_support.hpp"
+// The shared pieces of the paper experiments (support.hpp). The header reads the CPU model and the
+// load from /proc and asks OpenBLAS for its configuration, so a result names the kernels it ran on.
+#include "bench/papers/support.hpp"
 
 #include <cmath>
 #include <ctime>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
-#include "core/error.hpp"
 #include "core/xtensor_blas.hpp"
 
 // OpenBLAS's own extensions (declared here: <cblas.h> conflicts with xtensor-blas's prototypes).
@@ -81,16 +81,6 @@ std::string fixed(double value, int digits) {
     o.precision(digits);
     o << value;
     return o.str();
-}
-
-void write_text_atomically(const std::string& path, const std::string& text, const std::string& who) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream f(tmp);
-        f << text;
-        if (!f) throw IoError(who + ": cannot write '" + tmp + "'");
-    }
-    std::filesystem::rename(tmp, path);
 }
 
 }  // namespace flowtape::app

@@ -1,5 +1,6 @@
-// What every `flowtape bench …` prints first: the command, the date, the machine and the versions,
-// so that a table of figures carries what is needed to reproduce and compare it.
+// What the paper experiments share: the header every `flowtape bench …` result starts with (the
+// command, the date, the machine and the versions, so that a table of figures carries what is
+// needed to reproduce and compare it), and the spread of a figure over runs and its formatting.
 #pragma once
 
 #include <chrono>
@@ -21,9 +22,6 @@ Spread spread_of(const std::vector<double>& values);
 
 // `value` with `digits` decimals, fixed notation.
 std::string fixed(double value, int digits);
-
-// Writes `text` to `path` through `path`.tmp renamed into place; IoError naming `who` if it cannot.
-void write_text_atomically(const std::string& path, const std::string& text, const std::string& who);
 
 // Markdown lines: command, date (UTC), CPU model and logical cores with the load average, flowtape,
 // g++, xtensor, xtensor-blas and OpenBLAS versions and OpenBLAS's thread count.

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The PyTorch side of the MADE training-step benchmark (see bench/made_step.cpp).
+"""The PyTorch side of the MADE training-step benchmark (see bench/speed/made_step.cpp).
 
 The same model and step as flowtape's bench_made_step, in float64: a MADE 2->128->128->4 with
 masked linear layers (hidden degree 1 + (k mod (D-1)), masks applied as weight * mask in forward,

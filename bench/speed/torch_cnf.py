@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The PyTorch side of the CNF training benchmark (see bench/cnf_speed.cpp), float64, D = 2.
+"""The PyTorch side of the CNF training benchmark (see bench/speed/cnf_speed.cpp), float64, D = 2.
 
 The same computation as flowtape's ContinuousFlow, written here from the equations of docs/cnf.md and
 docs/ode.md (torchdiffeq is not packaged in Debian, so the solver and the adjoint are ours):
@@ -26,7 +26,7 @@ docs/ode.md (torchdiffeq is not packaged in Debian, so the solver and the adjoin
   optimizer  torch.optim.Adam(lr from the problem file), then zero_grad
 
 The problem file (written by bench_cnf_speed --export) holds the data, the initial parameters, the
-Hutchinson noise and flowtape's first loss, NFE and gradient norm per trace; bench/compare_cnf.sh checks
+Hutchinson noise and flowtape's first loss, NFE and gradient norm per trace; bench/speed/compare_cnf.sh checks
 this script's first iteration of each configuration (initial_* below) against flowtape's, so the two
 sides are known to compute the same thing.
 

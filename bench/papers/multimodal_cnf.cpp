@@ -38,10 +38,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "app/bench_support.hpp"
 #include "app/cli_support.hpp"
-#include "app/commands.hpp"
 #include "app/plot.hpp"
+#include "bench/papers/experiments.hpp"
+#include "bench/papers/support.hpp"
+#include "core/atomic_write.hpp"
 #include "core/error.hpp"
 #include "data/datasets.hpp"
 #include "flows/continuous/cnf.hpp"

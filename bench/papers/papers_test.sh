@@ -6,7 +6,7 @@
 # Table 1; and bad options give one-line errors with exit status 2. The quality of the fits is the
 # business of the full bench (bench/RESULTS.md), not of this test.
 #
-# Usage: bench_test.sh PATH_TO_FLOWTAPE
+# Usage: papers_test.sh PATH_TO_FLOWTAPE
 set -euo pipefail
 
 flowtape=$1

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""scikit-learn's side of bench/compare_cluster.sh: the same tasks as bench_cluster_speed on the same
+"""scikit-learn's side of bench/speed/compare_cluster.sh: the same tasks as bench_cluster_speed on the same
 points (a CSV of x0,x1 written by `bench_cluster_speed --write-data FILE`).
 
-Usage: /usr/bin/python3 bench/sklearn_cluster.py POINTS.csv [--reps 3]
+Usage: /usr/bin/python3 bench/speed/sklearn_cluster.py POINTS.csv [--reps 3]
 Prints "sklearn <task> <median seconds> <value>" lines, after comment lines with the versions.
 """
 import sys

@@ -1,5 +1,5 @@
 // bench_cnf_speed: per-iteration training time and function evaluations of a continuous normalizing
-// flow on 2-D data (issue 5, "Performance"), the flowtape half of bench/compare_cnf.sh.
+// flow on 2-D data (issue 5, "Performance"), the flowtape half of bench/speed/compare_cnf.sh.
 //
 // Model: ContinuousFlow with MlpDynamics 2→64→64→2, time concatenated (first layer 3→64), tanh, a
 // standard normal base, dopri5 with rtol = atol = 1e-5, T = 1, gradients by the adjoint method. One
@@ -20,8 +20,8 @@
 //
 // --export FILE writes the data batch and the initial parameters (with the names and in×out layout of
 // nn/linear.hpp) plus, per trace, this program's initial loss, first forward/backward NFE and gradient
-// norm, and the Hutchinson noise of every iteration, as JSON, so bench/torch_cnf.py runs the very same
-// computation (the same ε too) and bench/compare_cnf.sh checks its first iteration against ours.
+// norm, and the Hutchinson noise of every iteration, as JSON, so bench/speed/torch_cnf.py runs the very same
+// computation (the same ε too) and bench/speed/compare_cnf.sh checks its first iteration against ours.
 //
 // Usage: bench_cnf_speed [--quick] [--threads N] [--dataset two-moons]
 //                        [--trace exact|exact-tangent|hutchinson] [--export FILE] [--json FILE]
@@ -251,7 +251,7 @@ void write_file(const std::string& path, const nlohmann::json& j) {
 }
 
 // The data, the initial parameters, our first iteration of each trace and the Hutchinson noise, for
-// bench/torch_cnf.py and bench/compare_cnf.sh.
+// bench/speed/torch_cnf.py and bench/speed/compare_cnf.sh.
 void export_problem(const std::string& path, const Options& o, const Array& data,
                     const std::vector<TraceResult>& results) {
     std::unique_ptr<ContinuousFlow> flow = make_flow(BenchTrace::exact);  // the initial parameters again

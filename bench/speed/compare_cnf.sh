@@ -1,11 +1,11 @@
 #!/bin/bash
 # flowtape against PyTorch on continuous-normalizing-flow training (issue 5, "Performance"), side by side.
 #
-# Runs build/bench/bench_cnf_speed, which trains a CNF (MLP 3->64->64->2 tanh, time concatenated, batch
+# Runs build/bench/speed/bench_cnf_speed, which trains a CNF (MLP 3->64->64->2 tanh, time concatenated, batch
 # 512 of two moons, dopri5 rtol = atol = 1e-5, adjoint gradients, -mean log p(x) with a standard
 # normal base, Adam) with the exact trace (the library's: the closed form for this MLP), the exact
 # trace by tangent passes, and Hutchinson (Gaussian noise), and exports its data, initial parameters
-# and noise; then bench/torch_cnf.py (Debian's /usr/bin/python3 with python3-torch, its own dopri5 and
+# and noise; then bench/speed/torch_cnf.py (Debian's /usr/bin/python3 with python3-torch, its own dopri5 and
 # adjoint with the same tableau, error norm, initial step and step control) runs the same problem
 # with the exact trace by autograd VJPs (the natural PyTorch way), the same closed form, and
 # Hutchinson with the same noise. Both at the same thread count (OPENBLAS_NUM_THREADS = OMP_NUM_THREADS
@@ -19,12 +19,12 @@
 # autograd, vs torch closed form; flowtape tangents vs torch autograd; Hutchinson vs Hutchinson),
 # each with the target "at least 3x faster per iteration: met / NOT met".
 #
-# Usage: bench/compare_cnf.sh [--build DIR] [--threads "1 2"] [--quick] [--keep DIR]
+# Usage: bench/speed/compare_cnf.sh [--build DIR] [--threads "1 2"] [--quick] [--keep DIR]
 set -euo pipefail
 
 invocation="$0 $*"
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+root=$(dirname "$(dirname "$here")")
 build="$root/build"
 threads="1"
 quick=""
@@ -40,9 +40,9 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-exe="$build/bench/bench_cnf_speed"
+exe="$build/bench/speed/bench_cnf_speed"
 python=/usr/bin/python3
-[ -x "$exe" ] || { echo "compare_cnf.sh: $exe not found; build first (ninja -C $build bench/bench_cnf_speed)" >&2; exit 2; }
+[ -x "$exe" ] || { echo "compare_cnf.sh: $exe not found; build first (ninja -C $build bench/speed/bench_cnf_speed)" >&2; exit 2; }
 "$python" -c 'import torch' 2>/dev/null || { echo "compare_cnf.sh: $python cannot import torch" >&2; exit 2; }
 
 if [ -n "$keep" ]; then mkdir -p "$keep"; out=$(cd "$keep" && pwd); else out=$(mktemp -d); trap 'rm -rf "$out"' EXIT; fi

@@ -1,7 +1,7 @@
 #!/bin/bash
 # flowtape against PyTorch on one MADE training step, side by side in one run.
 #
-# For each thread count n, runs flowtape's bench_made_step and then bench/torch_made_step.py (with
+# For each thread count n, runs flowtape's bench_made_step and then bench/speed/torch_made_step.py (with
 # Debian's /usr/bin/python3 and its python3-torch), both with OPENBLAS_NUM_THREADS=n and n threads
 # of their own, float64, same model, loss, optimizer and batches. For n > 1 torch runs a second time
 # with a one-thread pool of its own (its OpenMP pool and OpenBLAS's threads contend for the cores
@@ -9,8 +9,8 @@
 # torch ms and torch/flowtape per batch and thread count, with the targets (>= 3x at batch 128,
 # >= 2x at 1024 and 4096) marked met or not met, plus the machine, versions, date and load.
 #
-# Usage: bench/compare_torch.sh [--build DIR] [--threads "1 2"] [--quick] [--phases] [--keep DIR]
-#   --build DIR   the Meson build directory holding bench/bench_made_step (default: build)
+# Usage: bench/speed/compare_torch.sh [--build DIR] [--threads "1 2"] [--quick] [--phases] [--keep DIR]
+#   --build DIR   the Meson build directory holding bench/speed/bench_made_step (default: build)
 #   --threads     the thread counts to compare (default: "1 2")
 #   --quick       fewer repetitions (a smoke run; figures are noisier)
 #   --phases      also time the phases of a step (forward, backward, Adam, ...) on both sides
@@ -19,7 +19,7 @@ set -euo pipefail
 
 invocation="$0 $*"
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+root=$(dirname "$(dirname "$here")")
 build="$root/build"
 threads="1 2"
 quick=""
@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-exe="$build/bench/bench_made_step"
+exe="$build/bench/speed/bench_made_step"
 python=/usr/bin/python3
 if [ ! -x "$exe" ]; then
     echo "compare_torch.sh: $exe not found; build first (ninja -C $build)" >&2

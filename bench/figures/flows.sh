@@ -8,15 +8,16 @@
 #   - `flowtape plot` draws its density on [-4, 4]^2 next to the training points (PNG),
 #   - `flowtape kl` estimates D(q || p) against the target's exact density (JSON).
 # It prints a Markdown table of the KL estimates and the training time, and writes the PNGs and a
-# log into the output directory. Everything is seeded (--seed), so a rerun gives the same figures.
+# log into the output directory (by default bench/figures/flows/, beside this script: the figures
+# bench/RESULTS.md shows). Everything is seeded (--seed), so a rerun gives the same figures.
 #
-# Usage: bench/flows_figures.sh [--build DIR] [--out DIR] [--epochs E] [--seed S] [--flows "maf realnvp nsf nsf-coupling"]
+# Usage: bench/figures/flows.sh [--build DIR] [--out DIR] [--epochs E] [--seed S] [--flows "maf realnvp nsf nsf-coupling"]
 set -euo pipefail
 invocation="$0 $*"
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+root=$(dirname "$(dirname "$here")")
 build="$root/build"
-out="$root/bench/figures"
+out="$here/flows"
 epochs=1000
 seed=1
 flows="maf realnvp nsf nsf-coupling"
@@ -29,11 +30,11 @@ while [ $# -gt 0 ]; do
         --seed) seed="$2"; shift 2 ;;
         --flows) flows="$2"; shift 2 ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-        *) echo "flows_figures.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+        *) echo "flows.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
 exe="$build/app/flowtape"
-[ -x "$exe" ] || { echo "flows_figures.sh: $exe not found; build first (ninja -C $build)" >&2; exit 2; }
+[ -x "$exe" ] || { echo "flows.sh: $exe not found; build first (ninja -C $build)" >&2; exit 2; }
 mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -1,0 +1,18 @@
+// The paper experiments of `flowtape bench`, one source file per paper in bench/papers/: each adds
+// its subcommand under `bench` and returns how to run it; app/bench_cmd.cpp only dispatches. argc
+// and argv are kept for the command line printed with the results.
+#pragma once
+
+#include "app/commands.hpp"
+
+namespace flowtape::app {
+
+// `flowtape bench pnf`: the piecewise normalizing flows paper (Bevins et al.), its Tables 1-3 and
+// Figure 4 (piecewise_flows.cpp).
+Command add_bench_pnf(CLI::App& bench, int argc, char** argv);
+
+// `flowtape bench cnf`: the multimodal-base continuous flows paper (Josias & Brink), its
+// cascading-moons experiment, Figure 2 (multimodal_cnf.cpp).
+Command add_bench_cnf(CLI::App& bench, int argc, char** argv);
+
+}  // namespace flowtape::app
