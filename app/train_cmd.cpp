@@ -220,6 +220,20 @@ FitOptions fit_options_of(const TrainOptions& o) {
     return fit_options;
 }
 
+// Saves the model with the data's column names, the options and the summary in its "extra", then
+// prints the summary (with the flow, the file, the rows and the columns) on stdout.
+void save_and_summarise(const TrainOptions& o, Distribution& model, const Dataset& data, const nlohmann::json& options,
+                        nlohmann::json summary) {
+    const nlohmann::json extra{{"columns", data.columns}, {"options", options}, {"report", summary}};
+    save_model(model, o.out, extra);
+    if (!o.quiet) std::cerr << "train: saved " << o.out << "\n";
+    summary["flow"] = o.flow;
+    summary["out"] = o.out;
+    summary["rows"] = data.rows();
+    summary["columns"] = data.columns;
+    std::cout << summary.dump(2) << '\n';
+}
+
 void run_train_piecewise(const TrainOptions& o, const Dataset& data) {
     PiecewiseOptions p;
     p.algorithm = o.cluster;
@@ -253,14 +267,8 @@ void run_train_piecewise(const TrainOptions& o, const Dataset& data) {
                            {"message", r.message}};
     if (!r.ks.empty()) summary["silhouette"] = {{"k", r.ks}, {"score", r.silhouettes}};
     if (!r.clustering_note.empty()) summary["note"] = r.clustering_note;
-    const nlohmann::json extra{{"columns", data.columns}, {"options", options_json(o)}, {"report", summary}};
-    save_model(*fitted.model, o.out, extra);
-    if (!o.quiet) std::cerr << "train: " << r.message << "\ntrain: saved " << o.out << "\n";
-    summary["flow"] = o.flow;
-    summary["out"] = o.out;
-    summary["rows"] = data.rows();
-    summary["columns"] = data.columns;
-    std::cout << summary.dump(2) << '\n';
+    if (!o.quiet) std::cerr << "train: " << r.message << "\n";
+    save_and_summarise(o, *fitted.model, data, options_json(o), summary);
 }
 
 // The continuous flow: its own CSV options (the labels column), base, dynamics and options.
@@ -322,15 +330,8 @@ void run_train_cnf(const TrainOptions& o) {
                     {"labels_column", o.labels_column.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.labels_column)}});
     if (o.dynamics == "planar") options["width"] = o.width;
     if (o.dynamics == "mlp") options["activation"] = o.activation;
-    const nlohmann::json extra{{"columns", data.columns}, {"options", options}, {"report", summary}};
-    save_model(*model, o.out, extra);
-    if (!o.quiet) std::cerr << "train: saved " << o.out << "\n";
-    summary["flow"] = o.flow;
-    summary["out"] = o.out;
-    summary["rows"] = data.rows();
-    summary["columns"] = data.columns;
     if (!flow.classes().empty()) summary["classes"] = flow.classes();
-    std::cout << summary.dump(2) << '\n';
+    save_and_summarise(o, *model, data, options, summary);
 }
 
 void run_train(const TrainOptions& o) {
@@ -350,16 +351,7 @@ void run_train(const TrainOptions& o) {
     const FitReport report = fit(*model, data.x, fit_options_of(o), data.weights ? &*data.weights : nullptr);
     if (report.diverged) throw std::runtime_error("train: " + report.message + "; no model saved");
 
-    nlohmann::json summary = report_json(report, parameters);
-    const nlohmann::json extra{{"columns", data.columns}, {"options", options_json(o)}, {"report", summary}};
-    save_model(*model, o.out, extra);
-    if (!o.quiet) std::cerr << "train: saved " << o.out << "\n";
-
-    summary["flow"] = o.flow;
-    summary["out"] = o.out;
-    summary["rows"] = data.rows();
-    summary["columns"] = data.columns;
-    std::cout << summary.dump(2) << '\n';
+    save_and_summarise(o, *model, data, options_json(o), report_json(report, parameters));
 }
 
 }  // namespace

@@ -77,14 +77,8 @@ int main() {
     // 25 steps an epoch (one clock row each), 120 epochs; the monitored loss is the epoch's mean
     // training loss (no validation rows: there is no data to hold out).
     const Array clock = xt::zeros<real>({std::size_t(25), std::size_t(2)});
-    FitOptions options;
-    options.epochs = 120;
-    options.batch = 1;
-    options.lr = 3e-3;
-    options.schedule = "cosine";
-    options.val_fraction = 0;
-    options.patience = 120;
-    options.quiet = true;
+    const FitOptions options{.epochs = 120, .batch = 1, .lr = 3e-3, .val_fraction = 0, .patience = 120,
+                             .schedule = "cosine", .quiet = true};
     ReverseKl objective(256, 7);
     const FitReport report = fit(*flow, FitData{.x = clock}, options, objective);
     std::printf("reverse KL during training (the epoch's mean of 256-sample estimates):\n");

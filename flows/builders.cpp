@@ -38,6 +38,44 @@ TransformPtr make_permutation(const FlowSpec& spec, Rng& rng) {
     return nullptr;  // "none"
 }
 
+// The fields every layer's config takes from the spec, and those the spline layers add.
+template <class Config>
+Config layer_config(const FlowSpec& spec) {
+    Config c;
+    c.dim = spec.dim;
+    c.hidden = spec.hidden;
+    c.context = spec.context;
+    c.activation = spec.activation;
+    return c;
+}
+
+template <class Config>
+Config spline_layer_config(const FlowSpec& spec) {
+    Config c = layer_config<Config>(spec);
+    c.bins = spec.bins;
+    c.spline.tail_bound = spec.tail_bound;
+    return c;
+}
+
+// `first` (if any), then spec.layers × (layer(k) [+ ActNorm] [+ BatchNorm]) with the spec's
+// permutation between consecutive layers when `permute`, on the spec's base. The random draws come
+// in this order: permutation, layer, then the base last, as the builders always drew them.
+template <class MakeLayer>
+DistributionPtr stack_layers(const char* who, const FlowSpec& spec, Rng& rng, bool permute,
+                             std::vector<TransformPtr> first, MakeLayer layer) {
+    if (permute && !known_permutation(spec.permutation))
+        throw ValueError(std::string(who) + ": unknown permutation '" + spec.permutation +
+                         "' (expected reverse, random or none)");
+    std::vector<TransformPtr> transforms = std::move(first);
+    for (std::size_t k = 0; k < spec.layers; ++k) {
+        if (permute && k > 0)
+            if (TransformPtr p = make_permutation(spec, rng)) transforms.push_back(std::move(p));
+        transforms.push_back(layer(k));
+        add_normalisation(spec, transforms);
+    }
+    return std::make_unique<Flow>(make_base_distribution(spec, rng), std::move(transforms));
+}
+
 }  // namespace
 
 DistributionPtr make_base_distribution(const FlowSpec& spec, Rng&) {
@@ -52,78 +90,37 @@ DistributionPtr make_base_distribution(const FlowSpec& spec, Rng&) {
 
 DistributionPtr make_maf_flow(const FlowSpec& spec, Rng& rng) {
     check_spec("make_maf_flow", spec);
-    if (!known_permutation(spec.permutation))
-        throw ValueError("make_maf_flow: unknown permutation '" + spec.permutation + "' (expected reverse, random or none)");
-    std::vector<TransformPtr> transforms;
+    std::vector<TransformPtr> first;
     if (spec.standardize_mean.size() > 0)
-        transforms.push_back(std::make_unique<Standardize>(spec.standardize_mean, spec.standardize_scale));
-    for (std::size_t k = 0; k < spec.layers; ++k) {
-        if (k > 0)
-            if (TransformPtr p = make_permutation(spec, rng)) transforms.push_back(std::move(p));
-        MafConfig c;
-        c.dim = spec.dim;
-        c.hidden = spec.hidden;
-        c.context = spec.context;
-        c.activation = spec.activation;
-        transforms.push_back(std::make_unique<MafTransform>(c, rng));
-        add_normalisation(spec, transforms);
-    }
-    return std::make_unique<Flow>(make_base_distribution(spec, rng), std::move(transforms));
+        first.push_back(std::make_unique<Standardize>(spec.standardize_mean, spec.standardize_scale));
+    return stack_layers("make_maf_flow", spec, rng, true, std::move(first), [&](std::size_t) -> TransformPtr {
+        return std::make_unique<MafTransform>(layer_config<MafConfig>(spec), rng);
+    });
 }
 
 DistributionPtr make_realnvp_flow(const FlowSpec& spec, Rng& rng) {
     check_spec("make_realnvp_flow", spec);
-    std::vector<TransformPtr> transforms;
-    for (std::size_t k = 0; k < spec.layers; ++k) {
-        CouplingConfig c;
-        c.dim = spec.dim;
-        c.hidden = spec.hidden;
-        c.context = spec.context;
-        c.activation = spec.activation;
+    return stack_layers("make_realnvp_flow", spec, rng, false, {}, [&](std::size_t k) -> TransformPtr {
+        CouplingConfig c = layer_config<CouplingConfig>(spec);
         c.flip = k % 2 == 1;
-        transforms.push_back(std::make_unique<AffineCoupling>(c, rng));
-        add_normalisation(spec, transforms);
-    }
-    return std::make_unique<Flow>(make_base_distribution(spec, rng), std::move(transforms));
+        return std::make_unique<AffineCoupling>(c, rng);
+    });
 }
 
 DistributionPtr make_nsf_flow(const FlowSpec& spec, Rng& rng) {
     check_spec("make_nsf_flow", spec);
-    if (!known_permutation(spec.permutation))
-        throw ValueError("make_nsf_flow: unknown permutation '" + spec.permutation + "' (expected reverse, random or none)");
-    std::vector<TransformPtr> transforms;
-    for (std::size_t k = 0; k < spec.layers; ++k) {
-        if (k > 0)
-            if (TransformPtr p = make_permutation(spec, rng)) transforms.push_back(std::move(p));
-        SplineAutoregressiveConfig c;
-        c.dim = spec.dim;
-        c.bins = spec.bins;
-        c.spline.tail_bound = spec.tail_bound;
-        c.hidden = spec.hidden;
-        c.context = spec.context;
-        c.activation = spec.activation;
-        transforms.push_back(std::make_unique<SplineAutoregressive>(c, rng));
-        add_normalisation(spec, transforms);
-    }
-    return std::make_unique<Flow>(make_base_distribution(spec, rng), std::move(transforms));
+    return stack_layers("make_nsf_flow", spec, rng, true, {}, [&](std::size_t) -> TransformPtr {
+        return std::make_unique<SplineAutoregressive>(spline_layer_config<SplineAutoregressiveConfig>(spec), rng);
+    });
 }
 
 DistributionPtr make_nsf_coupling_flow(const FlowSpec& spec, Rng& rng) {
     check_spec("make_nsf_coupling_flow", spec);
-    std::vector<TransformPtr> transforms;
-    for (std::size_t k = 0; k < spec.layers; ++k) {
-        SplineCouplingConfig c;
-        c.dim = spec.dim;
-        c.bins = spec.bins;
-        c.spline.tail_bound = spec.tail_bound;
-        c.hidden = spec.hidden;
-        c.context = spec.context;
-        c.activation = spec.activation;
+    return stack_layers("make_nsf_coupling_flow", spec, rng, false, {}, [&](std::size_t k) -> TransformPtr {
+        SplineCouplingConfig c = spline_layer_config<SplineCouplingConfig>(spec);
         c.flip = k % 2 == 1;
-        transforms.push_back(std::make_unique<SplineCoupling>(c, rng));
-        add_normalisation(spec, transforms);
-    }
-    return std::make_unique<Flow>(make_base_distribution(spec, rng), std::move(transforms));
+        return std::make_unique<SplineCoupling>(c, rng);
+    });
 }
 
 DistributionPtr make_realnvp_resampled_flow(const ResampledRealNvpSpec& spec, Rng& rng) {

@@ -20,13 +20,14 @@ SampleResult Distribution::sample_with_log_prob(Tape& tape, std::size_t n, Rng& 
     return {x, log_prob(x, context)};
 }
 
-Array log_prob_rows(Distribution& model, const Array& x, const Array* context) {
+Array map_rows(Distribution& model, const Array& x, const Array* context, std::size_t cols,
+               const std::function<Array(Var x, Var context)>& f) {
     const std::size_t n = x.shape()[0];
     if (context && context->shape()[0] != n)
-        throw ShapeError("log_prob_rows: context " + shape_string(shape_of(*context)) + " for data " +
+        throw ShapeError("map_rows: context " + shape_string(shape_of(*context)) + " for data " +
                          shape_string(shape_of(x)) + " (one context row per data row)");
     model.set_training(false);
-    Array out = Array::from_shape({n, 1});
+    Array out = Array::from_shape({n, cols});
     Tape tape;
     for (std::size_t begin = 0; begin < n; begin += kBatch) {
         const std::size_t end = std::min(n, begin + kBatch);
@@ -34,11 +35,18 @@ Array log_prob_rows(Distribution& model, const Array& x, const Array* context) {
         const NoGrad no_grad(tape);
         const Var xv = tape.constant(xt::view(x, xt::range(begin, end), xt::all()));
         const Var cv = context ? tape.constant(xt::view(*context, xt::range(begin, end), xt::all())) : Var();
-        const Array& lp = model.log_prob(xv, cv).value();
-        for (std::size_t i = 0; i < end - begin; ++i) out(begin + i, 0) = lp(i, 0);
+        const Array part = f(xv, cv);
+        if (part.shape()[0] != end - begin || part.shape()[1] != cols)
+            throw ShapeError("map_rows: a batch of " + std::to_string(end - begin) + " rows gave " +
+                             shape_string(shape_of(part)) + ", expected " + shape_string({end - begin, cols}));
+        std::copy_n(part.data(), part.size(), out.data() + begin * cols);
     }
     tape.reset();
     return out;
+}
+
+Array log_prob_rows(Distribution& model, const Array& x, const Array* context) {
+    return map_rows(model, x, context, 1, [&](Var xv, Var cv) { return Array(model.log_prob(xv, cv).value()); });
 }
 
 Array sample_rows(Distribution& model, std::size_t n, std::uint64_t seed) {

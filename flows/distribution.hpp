@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -44,6 +45,13 @@ using DistributionPtr = std::unique_ptr<Distribution>;
 // with the model in evaluation mode (set_training(false); it is left there).
 // log p(x) for every row of x (N×1); `context` N×C for a conditional model.
 Array log_prob_rows(Distribution& model, const Array& x, const Array* context = nullptr);
+
+// The loop behind log_prob_rows and its like: `f` maps a batch of rows (and their context, or an
+// invalid Var) on a no-grad tape to a value with one row per input row and `cols` columns; the
+// batches' values are put together in row order (N×cols). ShapeError if a context does not have
+// one row per row of x, or if f returns another shape.
+Array map_rows(Distribution& model, const Array& x, const Array* context, std::size_t cols,
+               const std::function<Array(Var x, Var context)>& f);
 // n samples (n×D) of an unconditional model, drawn from Rng(seed).
 Array sample_rows(Distribution& model, std::size_t n, std::uint64_t seed);
 

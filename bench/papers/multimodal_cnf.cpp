@@ -1,5 +1,6 @@
-// `flowtape bench cnf`: the cascading-moons experiment of the multimodal-base CNF paper (Josias &
-// Brink, ../shared/papers/multimodal-base-continuous-flows.md), its Figure 2, in one command.
+// `flowtape bench cnf`: the cascading-moons experiment of "Multimodal base distributions for
+// continuous-time normalising flows" (Josias & Brink, NeurIPS 2023 workshop DLDE III,
+// openreview.net/forum?id=eOODNEuD7D), its Figure 2, in one command.
 //
 // For each run r and each training set S ∈ {{0, 1}, {4, 5}} of the cascading moons (data/datasets.hpp;
 // six half-moons in a diagonal chain, docs/datasets.md):

@@ -1,5 +1,5 @@
-// `flowtape bench pnf`: the experiments of the piecewise-flows paper (Bevins et al. 2024,
-// ../shared/papers/piecewise-normalizing-flows.md), Tables 1–3 and Figure 4, in one command.
+// `flowtape bench pnf`: the experiments of "Piecewise normalizing flows" (Bevins, Handley &
+// Gessey-Jones, arXiv:2305.02930), Tables 1–3 and Figure 4, in one command.
 //
 // For each target of Stimper et al. 2022 (two moons, circle of Gaussians, two rings) and each run r:
 //   - draw `samples` points of the target (seeded by run and target);

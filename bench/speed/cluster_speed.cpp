@@ -24,21 +24,16 @@
 #include "cluster/kmeans.hpp"
 #include "cluster/silhouette.hpp"
 #include "core/random.hpp"
+#include "machine.hpp"
 #include "data/datasets.hpp"
 
 namespace {
 
+using flowtape::bench::cpu_model;
+
 using namespace flowtape;
 using namespace flowtape::cluster;
 using Clock = std::chrono::steady_clock;
-
-std::string cpu_model() {
-    std::ifstream in("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-    return "unknown";
-}
 
 // Median wall time of `reps` calls of f; `value` receives the last call's result.
 double median_seconds(int reps, const std::function<double()>& f, double& value) {

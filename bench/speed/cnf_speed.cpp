@@ -43,6 +43,7 @@
 
 #include "autodiff/ops.hpp"
 #include "core/random.hpp"
+#include "machine.hpp"
 #include "core/xtensor_blas.hpp"
 #include "data/datasets.hpp"
 #include "flows/continuous/cnf.hpp"
@@ -58,6 +59,10 @@ char* openblas_get_corename(void);
 }
 
 namespace {
+
+using flowtape::bench::cpu_model;
+using flowtape::bench::openblas_config;
+using flowtape::bench::today;
 
 using namespace flowtape;
 using Clock = std::chrono::steady_clock;
@@ -117,28 +122,6 @@ Options parse_options(int argc, char** argv) {
         }
     }
     return o;
-}
-
-std::string cpu_model() {
-    std::ifstream in("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("model name", 0) == 0) return line.substr(line.find_first_not_of(" \t", line.find(':') + 1));
-    return "unknown";
-}
-
-std::string today() {
-    const std::time_t now = std::time(nullptr);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %Z", std::localtime(&now));
-    return buf;
-}
-
-std::string openblas_config() {
-    const char* c = openblas_get_config();
-    std::string s = c ? c : "unknown";
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    return s;
 }
 
 double median(std::vector<double> v) {

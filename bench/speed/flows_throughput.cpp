@@ -30,6 +30,7 @@
 
 #include "autodiff/ops.hpp"
 #include "core/random.hpp"
+#include "machine.hpp"
 #include "core/xtensor_blas.hpp"
 #include "flows/builders.hpp"
 #include "nn/adam.hpp"
@@ -42,6 +43,10 @@ char* openblas_get_config(void);
 }
 
 namespace {
+
+using flowtape::bench::cpu_model;
+using flowtape::bench::openblas_config;
+using flowtape::bench::today;
 
 using namespace flowtape;
 using Clock = std::chrono::steady_clock;
@@ -92,28 +97,6 @@ Options parse_options(int argc, char** argv) {
         }
     }
     return o;
-}
-
-std::string cpu_model() {
-    std::ifstream in("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("model name", 0) == 0) return line.substr(line.find_first_not_of(" \t", line.find(':') + 1));
-    return "unknown";
-}
-
-std::string today() {
-    const std::time_t now = std::time(nullptr);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %Z", std::localtime(&now));
-    return buf;
-}
-
-std::string openblas_config() {
-    const char* c = openblas_get_config();
-    std::string s = c ? c : "unknown";
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    return s;
 }
 
 // Median of single calls after a warm-up; enough calls to fill `seconds` (at least min_reps).

@@ -35,6 +35,7 @@
 
 #include "autodiff/ops.hpp"
 #include "core/random.hpp"
+#include "machine.hpp"
 #include "core/xtensor_blas.hpp"
 #include "nn/adam.hpp"
 #include "nn/made.hpp"
@@ -48,6 +49,12 @@ char* openblas_get_config(void);
 }
 
 namespace {
+
+using flowtape::bench::cpu_model;
+using flowtape::bench::openblas_config;
+using flowtape::bench::today;
+using flowtape::bench::xtensor_blas_version;
+using flowtape::bench::xtensor_version;
 
 using namespace flowtape;
 using Clock = std::chrono::steady_clock;
@@ -108,42 +115,6 @@ Options parse_options(int argc, char** argv) {
 }
 
 // ---- the machine and the versions ----
-
-std::string cpu_model() {
-    std::ifstream in("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.rfind("model name", 0) == 0) {
-            const auto colon = line.find(':');
-            if (colon != std::string::npos) return line.substr(line.find_first_not_of(" \t", colon + 1));
-        }
-    }
-    return "unknown";
-}
-
-std::string today() {
-    const std::time_t now = std::time(nullptr);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %Z", std::localtime(&now));
-    return buf;
-}
-
-std::string openblas_config() {
-    const char* c = openblas_get_config();
-    std::string s = c ? c : "unknown";
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    return s;
-}
-
-std::string xtensor_version() {
-    return std::to_string(XTENSOR_VERSION_MAJOR) + "." + std::to_string(XTENSOR_VERSION_MINOR) + "." +
-           std::to_string(XTENSOR_VERSION_PATCH);
-}
-
-std::string xtensor_blas_version() {
-    return std::to_string(XTENSOR_BLAS_VERSION_MAJOR) + "." + std::to_string(XTENSOR_BLAS_VERSION_MINOR) + "." +
-           std::to_string(XTENSOR_BLAS_VERSION_PATCH);
-}
 
 std::string env_or(const char* name, const char* fallback) {
     const char* v = std::getenv(name);

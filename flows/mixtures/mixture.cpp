@@ -14,8 +14,6 @@
 namespace flowtape {
 namespace {
 
-constexpr std::size_t kBatch = 4096;  // rows per no-grad pass of responsibilities
-
 std::string number(real v) { return std::to_string(v); }
 
 }  // namespace
@@ -127,34 +125,22 @@ Var Mixture::sample(Tape& tape, std::size_t n, Rng& rng, Var context) {
 }
 
 Array Mixture::responsibilities(const Array& x, const Array* context) {
-    const std::size_t n = x.shape()[0], k_count = components_.size();
+    const std::size_t k_count = components_.size();
     if (x.shape()[1] != dim())
         throw ShapeError("Mixture::responsibilities: data " + shape_string(shape_of(x)) + " for a mixture of dimension " +
                          std::to_string(dim()));
-    if (context && context->shape()[0] != n)
-        throw ShapeError("Mixture::responsibilities: context " + shape_string(shape_of(*context)) + " for data " +
-                         shape_string(shape_of(x)));
-    set_training(false);
-    Array out = Array::from_shape({n, k_count});
-    Tape tape;
-    for (std::size_t begin = 0; begin < n; begin += kBatch) {
-        const std::size_t end = std::min(n, begin + kBatch);
-        tape.reset();
-        const NoGrad no_grad(tape);
-        const Var xv = tape.constant(xt::view(x, xt::range(begin, end), xt::all()));
-        const Var cv = context ? tape.constant(xt::view(*context, xt::range(begin, end), xt::all())) : Var();
-        const Array& joint = joint_log_prob(xv, cv).value();
-        // r_ik = exp(j_ik − max_k j_ik) / Σ_k exp(j_ik − max_k j_ik): the softmax of the row, shifted.
-        for (std::size_t i = 0; i < end - begin; ++i) {
-            real top = joint(i, 0);
-            for (std::size_t k = 1; k < k_count; ++k) top = std::max(top, joint(i, k));
+    // r_ik = exp(j_ik − max_k j_ik) / Σ_k exp(j_ik − max_k j_ik): each row's softmax, shifted.
+    return map_rows(*this, x, context, k_count, [&](Var xv, Var cv) {
+        Array r = joint_log_prob(xv, cv).value();
+        for (std::size_t i = 0; i < r.shape()[0]; ++i) {
+            real top = r(i, 0);
+            for (std::size_t k = 1; k < k_count; ++k) top = std::max(top, r(i, k));
             real total = 0;
-            for (std::size_t k = 0; k < k_count; ++k) total += out(begin + i, k) = std::exp(joint(i, k) - top);
-            for (std::size_t k = 0; k < k_count; ++k) out(begin + i, k) /= total;
+            for (std::size_t k = 0; k < k_count; ++k) total += r(i, k) = std::exp(r(i, k) - top);
+            for (std::size_t k = 0; k < k_count; ++k) r(i, k) /= total;
         }
-    }
-    tape.reset();
-    return out;
+        return r;
+    });
 }
 
 std::vector<std::size_t> Mixture::predict(const Array& x, const Array* context) {
