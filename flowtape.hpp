@@ -54,6 +54,7 @@
 #include "flows/model_file.hpp"
 #include "flows/transforms/nsf.hpp"
 #include "flows/transforms/permutation.hpp"
+#include "flows/mixtures/flow_mixture.hpp"
 #include "flows/mixtures/mixture.hpp"
 #include "flows/mixtures/piecewise.hpp"
 #include "flows/transforms/standardize.hpp"

@@ -58,11 +58,12 @@ Config spline_layer_config(const FlowSpec& spec) {
 }
 
 // `first` (if any), then spec.layers × (layer(k) [+ ActNorm] [+ BatchNorm]) with the spec's
-// permutation between consecutive layers when `permute`, on the spec's base. The random draws come
-// in this order: permutation, layer, then the base last, as the builders always drew them.
+// permutation between consecutive layers when `permute`, on `base` or else the spec's base. The
+// random draws come in this order: permutation, layer, then the base last, as the builders always
+// drew them.
 template <class MakeLayer>
 DistributionPtr stack_layers(const char* who, const FlowSpec& spec, Rng& rng, bool permute,
-                             std::vector<TransformPtr> first, MakeLayer layer) {
+                             std::vector<TransformPtr> first, DistributionPtr base, MakeLayer layer) {
     if (permute && !known_permutation(spec.permutation))
         throw ValueError(std::string(who) + ": unknown permutation '" + spec.permutation +
                          "' (expected reverse, random or none)");
@@ -73,7 +74,7 @@ DistributionPtr stack_layers(const char* who, const FlowSpec& spec, Rng& rng, bo
         transforms.push_back(layer(k));
         add_normalisation(spec, transforms);
     }
-    return std::make_unique<Flow>(make_base_distribution(spec, rng), std::move(transforms));
+    return std::make_unique<Flow>(base ? std::move(base) : make_base_distribution(spec, rng), std::move(transforms));
 }
 
 }  // namespace
@@ -88,35 +89,38 @@ DistributionPtr make_base_distribution(const FlowSpec& spec, Rng&) {
                      "' (expected standard_normal or diagonal_gaussian)");
 }
 
-DistributionPtr make_maf_flow(const FlowSpec& spec, Rng& rng) {
+DistributionPtr make_maf_flow(const FlowSpec& spec, Rng& rng, DistributionPtr base) {
     check_spec("make_maf_flow", spec);
     std::vector<TransformPtr> first;
     if (spec.standardize_mean.size() > 0)
         first.push_back(std::make_unique<Standardize>(spec.standardize_mean, spec.standardize_scale));
-    return stack_layers("make_maf_flow", spec, rng, true, std::move(first), [&](std::size_t) -> TransformPtr {
-        return std::make_unique<MafTransform>(layer_config<MafConfig>(spec), rng);
+    return stack_layers("make_maf_flow", spec, rng, true, std::move(first), std::move(base), [&](std::size_t) -> TransformPtr {
+        MafConfig c = layer_config<MafConfig>(spec);
+        c.log_scale_bound = spec.maf_log_scale_bound;
+        c.output_init_scale = spec.maf_output_init_scale;
+        return std::make_unique<MafTransform>(c, rng);
     });
 }
 
-DistributionPtr make_realnvp_flow(const FlowSpec& spec, Rng& rng) {
+DistributionPtr make_realnvp_flow(const FlowSpec& spec, Rng& rng, DistributionPtr base) {
     check_spec("make_realnvp_flow", spec);
-    return stack_layers("make_realnvp_flow", spec, rng, false, {}, [&](std::size_t k) -> TransformPtr {
+    return stack_layers("make_realnvp_flow", spec, rng, false, {}, std::move(base), [&](std::size_t k) -> TransformPtr {
         CouplingConfig c = layer_config<CouplingConfig>(spec);
         c.flip = k % 2 == 1;
         return std::make_unique<AffineCoupling>(c, rng);
     });
 }
 
-DistributionPtr make_nsf_flow(const FlowSpec& spec, Rng& rng) {
+DistributionPtr make_nsf_flow(const FlowSpec& spec, Rng& rng, DistributionPtr base) {
     check_spec("make_nsf_flow", spec);
-    return stack_layers("make_nsf_flow", spec, rng, true, {}, [&](std::size_t) -> TransformPtr {
+    return stack_layers("make_nsf_flow", spec, rng, true, {}, std::move(base), [&](std::size_t) -> TransformPtr {
         return std::make_unique<SplineAutoregressive>(spline_layer_config<SplineAutoregressiveConfig>(spec), rng);
     });
 }
 
-DistributionPtr make_nsf_coupling_flow(const FlowSpec& spec, Rng& rng) {
+DistributionPtr make_nsf_coupling_flow(const FlowSpec& spec, Rng& rng, DistributionPtr base) {
     check_spec("make_nsf_coupling_flow", spec);
-    return stack_layers("make_nsf_coupling_flow", spec, rng, false, {}, [&](std::size_t k) -> TransformPtr {
+    return stack_layers("make_nsf_coupling_flow", spec, rng, false, {}, std::move(base), [&](std::size_t k) -> TransformPtr {
         SplineCouplingConfig c = spline_layer_config<SplineCouplingConfig>(spec);
         c.flip = k % 2 == 1;
         return std::make_unique<SplineCoupling>(c, rng);

@@ -36,22 +36,27 @@ struct FlowSpec {
     // When set (1×D each), make_maf_flow puts a fixed Standardize (x − mean) / scale first, e.g.
     // from Standardize::from_data of the training rows (flows/transforms/standardize.hpp).
     Array standardize_mean{}, standardize_scale{};
+    // MAF layers only (flows/transforms/maf.hpp): the log-scale clamp B (0: none) and the start of
+    // the MADE's output weights (Glorot × this).
+    real maf_log_scale_bound = 3;
+    real maf_output_init_scale = 1e-2;
 };
 
-// The base distribution named by spec.base; ValueError for an unknown name or dim = 0.
+// The base distribution named by spec.base; ValueError for an unknown name or dim = 0. Every
+// builder below uses it unless given a base of its own (of dimension spec.dim).
 DistributionPtr make_base_distribution(const FlowSpec& spec, Rng& rng);
 
 // ValueError for dim = 0, layers = 0, an unknown permutation or base; what the transforms
 // themselves reject (D = 1 for RealNVP) throws from their constructors.
-DistributionPtr make_maf_flow(const FlowSpec& spec, Rng& rng);
-DistributionPtr make_realnvp_flow(const FlowSpec& spec, Rng& rng);
+DistributionPtr make_maf_flow(const FlowSpec& spec, Rng& rng, DistributionPtr base = nullptr);
+DistributionPtr make_realnvp_flow(const FlowSpec& spec, Rng& rng, DistributionPtr base = nullptr);
 // Spline flows (flows/transforms/nsf.hpp) with spec.bins bins on [−tail_bound, tail_bound]:
 //   make_nsf_flow:           layers × (autoregressive spline [+ ActNorm] [+ BatchNorm]) with a
 //                            permutation between layers, as make_maf_flow;
 //   make_nsf_coupling_flow:  layers × (spline coupling [+ ActNorm] [+ BatchNorm]), the coupling masks
 //                            alternating even/odd as make_realnvp_flow (no permutations; D ≥ 2).
-DistributionPtr make_nsf_flow(const FlowSpec& spec, Rng& rng);
-DistributionPtr make_nsf_coupling_flow(const FlowSpec& spec, Rng& rng);
+DistributionPtr make_nsf_flow(const FlowSpec& spec, Rng& rng, DistributionPtr base = nullptr);
+DistributionPtr make_nsf_coupling_flow(const FlowSpec& spec, Rng& rng, DistributionPtr base = nullptr);
 
 // RealNVP on the resampled base of Stimper et al. (2022) (flows/distributions/resampled_base.hpp), the model of
 // the piecewise-flows paper's Table 1: couplings × (affine coupling [+ ActNorm]), the masks

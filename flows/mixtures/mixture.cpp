@@ -9,6 +9,7 @@
 
 #include "autodiff/ops.hpp"
 #include "core/error.hpp"
+#include "core/parallel.hpp"
 #include "flows/registry.hpp"
 
 namespace flowtape {
@@ -64,8 +65,92 @@ Var Mixture::log_weights(Tape& tape) {
     return tape.constant(row);
 }
 
+// Note [components on threads]. With threads > 1 each component k records on a side tape of its
+// own (side_tapes_[k], kept and reset, so a warm step allocates nothing there either): the rows go
+// on it as a constant (or a variable when x needs a gradient), log p_k(x) is recorded there, and one
+// node on x's tape holds the N×K matrix of them. The node's backward rule seeds side tape k with
+// column k of its gradient and runs that sweep (the parameters' gradients land in their
+// Parameter::grad, each component's on its own thread), then adds the side tapes' gradients of x
+// into x's, in component order. A side tape keeps its parameters bound until it is reset: at the
+// next evaluation, after the backward sweep, or before a draw (release_side_tapes). As with the
+// continuous flows, run the backward of one grad-mode evaluation before recording the next.
+void mixture_components_backward(Tape& tape, std::uint32_t self) {
+    const Node& n = tape.node(self);
+    Mixture& m = *static_cast<Mixture*>(n.context[0]);
+    const std::size_t k_count = m.components_.size(), rows = n.value.shape()[0];
+    const bool x_needs = tape.needs_grad(n.inputs[0]);
+    std::vector<Array> seeds(k_count, Array::from_shape({rows, std::size_t(1)}));
+    for (std::size_t k = 0; k < k_count; ++k)
+        for (std::size_t i = 0; i < rows; ++i) seeds[k](i, 0) = n.grad(i, k);
+    parallel_for(k_count, m.threads_, [&](std::size_t k) {
+        Tape& side = *m.side_tapes_[k];
+        if (side.needs_grad(m.side_outputs_[k].index())) side.backward(m.side_outputs_[k], seeds[k]);
+    });
+    if (x_needs) {
+        Array total = xt::zeros<real>({rows, m.dim()});
+        for (std::size_t k = 0; k < k_count; ++k) total += m.side_tapes_[k]->grad(m.side_inputs_[k]);
+        tape.accumulate(n.inputs[0], total);
+    }
+    m.release_side_tapes();
+}
+
+void Mixture::release_side_tapes() {
+    for (auto& t : side_tapes_) t->reset();
+}
+
+Var Mixture::threaded_components(Var x, Var context) {
+    Tape& tape = x.tape();
+    const std::size_t k_count = components_.size(), rows = x.rows();
+    if (context.valid() && tape.needs_grad(context.index()))
+        throw ValueError("Mixture: a context that needs a gradient is not supported with threads (set_threads(1))");
+    while (side_tapes_.size() < k_count) side_tapes_.push_back(std::make_unique<Tape>());
+    side_inputs_.resize(k_count);
+    side_outputs_.resize(k_count);
+    const bool grad = tape.grad_enabled();
+    const bool x_needs = grad && tape.needs_grad(x.index());
+    parallel_for(k_count, threads_, [&](std::size_t k) {
+        Tape& side = *side_tapes_[k];
+        side.reset();
+        side.set_grad_enabled(grad);
+        side_inputs_[k] = x_needs ? side.variable(x.value()) : side.constant(x.value());
+        const Var c = context.valid() ? side.constant(context.value()) : Var();
+        side_outputs_[k] = components_[k]->log_prob(side_inputs_[k], c);
+        if (side_outputs_[k].rows() != rows || side_outputs_[k].cols() != 1)
+            throw ShapeError("Mixture: component " + std::to_string(k) + " (" + components_[k]->kind() + ") gave " +
+                             shape_string(side_outputs_[k].shape()) + " log-densities for " + std::to_string(rows) +
+                             " rows");
+    });
+    const std::uint32_t i = tape.push("mixture_components", mixture_components_backward, {x}, {rows, k_count});
+    Node& n = tape.node(i);
+    bool any_parameter = false;
+    for (std::size_t k = 0; k < k_count; ++k) {
+        const Array& lp = side_outputs_[k].value();
+        for (std::size_t r = 0; r < rows; ++r) n.value(r, k) = lp(r, 0);
+        any_parameter = any_parameter || side_tapes_[k]->needs_grad(side_outputs_[k].index());
+    }
+    // The components' parameters are inputs x's tape cannot see: the node needs its backward rule
+    // whenever one of them is trained, even for constant rows.
+    if (grad && (any_parameter || x_needs)) {
+        n.needs_grad = true;
+        n.backward = mixture_components_backward;
+        n.context[0] = this;
+    } else {
+        release_side_tapes();  // nothing will sweep them: free their parameters now
+    }
+    return tape.finish(i, nullptr);
+}
+
+void Mixture::set_threads(std::size_t threads) {
+    if (threads == 0) throw ValueError("Mixture::set_threads: threads must be at least 1");
+    threads_ = threads;
+}
+
 // Fixed weights add log π_k to each column (a scalar each); learned ones add the row log_softmax(a).
 Var Mixture::joint_log_prob(Var x, Var context) {
+    if (threads_ > 1 && components_.size() > 1) {
+        const Var lp = threaded_components(x, context);
+        return add(lp, log_weights(x.tape()));
+    }
     std::vector<Var> terms;
     terms.reserve(components_.size());
     for (std::size_t k = 0; k < components_.size(); ++k) {
@@ -86,6 +171,7 @@ MixtureSample Mixture::sample_components(Tape& tape, std::size_t n, Rng& rng, Va
         throw ShapeError("Mixture::sample: " + std::to_string(n) + " samples but the context has " +
                          std::to_string(context.shape()[0]) + " rows");
     if (n == 0) throw ValueError("Mixture::sample: n must be at least 1");
+    release_side_tapes();  // the draws record on `tape`, where the parameters must be free to bind
     const std::vector<real> pi = weights();
     MixtureSample out;
     out.component.resize(n);

@@ -18,6 +18,12 @@
 // interleaved at random. The draw reports the component of each row. No gradient reaches the
 // weights through a discrete draw.
 //
+// Threads. set_threads(n) evaluates the components on n threads, both ways (Note [components on
+// threads] in mixture.cpp): each component records on a tape of its own, one node on the caller's
+// tape holds the N×K log-densities, and its backward rule runs the components' backward sweeps in
+// parallel. Each component's arithmetic is the same as on one thread, so the results are the same
+// bits for any number of threads.
+//
 // The piecewise flow (flows/mixtures/piecewise.hpp) is a Mixture with fixed weights, the cluster
 // weights, built by fit_piecewise.
 #pragma once
@@ -26,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "autodiff/tape.hpp"
 #include "flows/distribution.hpp"
 
 namespace flowtape {
@@ -74,6 +81,10 @@ public:
     void collect_parameters(ParameterList& out, const std::string& prefix) override;
     void collect_buffers(ParameterList& out, const std::string& prefix) override;
 
+    // Threads for the components (1: all on the caller's tape, the default). ValueError for 0.
+    void set_threads(std::size_t threads);
+    std::size_t threads() const { return threads_; }
+
     std::size_t size() const { return components_.size(); }
     Distribution& component(std::size_t k) { return *components_.at(k); }
     // π_k, summing to one (from the logits when learned).
@@ -86,6 +97,15 @@ private:
     std::vector<real> weights_;      // fixed: π_k, summing to one
     std::vector<real> log_weights_;  // fixed: log π_k
     Parameter logits_;               // learned: a (1×K)
+
+    // Note [components on threads]: one tape per component, the rows and each component's output on
+    // it, and the side tapes' backward run by the node's rule.
+    std::size_t threads_ = 1;
+    std::vector<std::unique_ptr<Tape>> side_tapes_;
+    std::vector<Var> side_inputs_, side_outputs_;
+    Var threaded_components(Var x, Var context);
+    void release_side_tapes();
+    friend void mixture_components_backward(Tape& tape, std::uint32_t self);
 };
 
 }  // namespace flowtape

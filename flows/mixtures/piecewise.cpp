@@ -1,7 +1,6 @@
 // fit_piecewise: cluster, then one fit per cluster, assembled into the Mixture of eqs. 13–15.
 #include "flows/mixtures/piecewise.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -9,7 +8,6 @@
 #include <mutex>
 #include <numeric>
 #include <sstream>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +15,7 @@
 #include "cluster/registry.hpp"
 #include "cluster/silhouette.hpp"
 #include "core/error.hpp"
+#include "core/parallel.hpp"
 #include "flows/transforms/standardize.hpp"
 
 namespace flowtape {
@@ -203,28 +202,17 @@ PiecewiseFit fit_piecewise(const Array& x, const PiecewiseOptions& o, const Arra
         *progress << "fit_piecewise: " << pieces.size() << " clusters (" << o.algorithm << "), training "
                   << pieces.size() << " flows on " << std::min(o.threads, pieces.size()) << " thread(s)\n";
 
-    // Train: a fixed pool of threads takes the pieces in order; each piece is independent.
+    // Train: a pool of threads takes the pieces in order; each piece is independent.
     const auto train_start = Clock::now();
-    std::atomic<std::size_t> next{0};
     std::mutex print;
-    auto worker = [&] {
-        for (std::size_t k = next++; k < pieces.size(); k = next++) {
-            train_piece(pieces[k], k, o);
-            if (progress && !pieces[k].error) {
-                std::lock_guard<std::mutex> lock(print);
-                *progress << "fit_piecewise: piece " << k + 1 << "/" << pieces.size() << ": " << pieces[k].x.shape()[0]
-                          << " rows, " << pieces[k].fit.message << "\n";
-            }
+    parallel_for(pieces.size(), o.threads, [&](std::size_t k) {
+        train_piece(pieces[k], k, o);
+        if (progress && !pieces[k].error) {
+            std::lock_guard<std::mutex> lock(print);
+            *progress << "fit_piecewise: piece " << k + 1 << "/" << pieces.size() << ": " << pieces[k].x.shape()[0]
+                      << " rows, " << pieces[k].fit.message << "\n";
         }
-    };
-    const std::size_t threads = std::min(o.threads, pieces.size());
-    if (threads <= 1) {
-        worker();
-    } else {
-        std::vector<std::thread> pool;
-        for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
-        for (auto& t : pool) t.join();
-    }
+    });
     report.train_seconds = seconds_since(train_start);
     for (Piece& p : pieces)
         if (p.error) std::rethrow_exception(p.error);

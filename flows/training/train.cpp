@@ -378,6 +378,9 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
     AdamOptions adam_options;
     adam_options.lr = schedule.at(0);
     adam_options.weight_decay = options.weight_decay;
+    adam_options.beta1 = options.adam_beta1;
+    adam_options.beta2 = options.adam_beta2;
+    adam_options.eps = options.adam_epsilon;
     Adam adam(params, adam_options);
     Snapshot best(model, params);
     best.save();  // epoch 0: the parameters fit started with

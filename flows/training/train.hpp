@@ -61,6 +61,8 @@ struct FitOptions {
     real gamma = 0.999;                 // for the exponential schedule
     real clip_norm = 0;                 // global gradient norm; 0 = off
     real weight_decay = 0;              // Adam's L2 term
+    real adam_beta1 = 0.9, adam_beta2 = 0.999;  // Adam's moment decays
+    real adam_epsilon = 1e-8;           // Adam's ε (Keras and TensorFlow use 1e-7)
     std::uint64_t seed = 0;             // the split and the per-epoch shuffles
     bool quiet = false;
     std::ostream* progress = &std::cerr;  // where progress lines go (null: nowhere)

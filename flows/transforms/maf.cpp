@@ -19,9 +19,12 @@ namespace {
 MafConfig resolve(MafConfig c, Rng& rng) {
     const std::size_t d = c.dim;
     if (d == 0) throw ValueError("MafTransform: dimension must be positive");
-    if (!(c.log_scale_bound > 0) || !std::isfinite(c.log_scale_bound))
-        throw ValueError("MafTransform: log_scale_bound must be positive and finite, got " +
+    if (!(c.log_scale_bound >= 0) || !std::isfinite(c.log_scale_bound))
+        throw ValueError("MafTransform: log_scale_bound must be finite and ≥ 0 (0: no clamp), got " +
                          std::to_string(c.log_scale_bound));
+    if (!(c.output_init_scale > 0) || !std::isfinite(c.output_init_scale))
+        throw ValueError("MafTransform: output_init_scale must be positive and finite, got " +
+                         std::to_string(c.output_init_scale));
     c.degrees = resolve_degrees("MafTransform", std::move(c.degrees), c.ordering, d, rng);
     return c;
 }
@@ -54,7 +57,7 @@ MafTransform::MafTransform(const MafConfig& config, Rng& rng)
     // Start near the identity: small output weights give μ ≈ 0 and log s ≈ 0.
     ParameterList params = made_.parameters();
     Array& w = params.find("layers." + std::to_string(made_.masks().size() - 1) + ".weight").value();
-    w *= 1e-2;
+    if (config_.output_init_scale != 1) w *= config_.output_init_scale;
 }
 
 std::unique_ptr<MafTransform> MafTransform::from_config(const nlohmann::json& j, Rng& rng) {
@@ -67,13 +70,15 @@ std::unique_ptr<MafTransform> MafTransform::from_config(const nlohmann::json& j,
     c.ordering = ordering_from_name(j.at("ordering").get<std::string>());
     c.degrees = j.at("degrees").get<std::vector<std::size_t>>();
     c.log_scale_bound = j.at("log_scale_bound").get<real>();
+    c.output_init_scale = j.value("output_init_scale", 1e-2);  // files before it had 10⁻²
     return std::make_unique<MafTransform>(c, rng);
 }
 
 MafTransform::Affine MafTransform::conditioner(Var xp, Var context) {
     const std::size_t d = config_.dim;
     const Var out = made_.forward(xp, context);
-    return {cols(out, 0, d), bounded_log_scale(cols(out, d, 2 * d), config_.log_scale_bound)};
+    const Var raw = cols(out, d, 2 * d);
+    return {cols(out, 0, d), config_.log_scale_bound > 0 ? bounded_log_scale(raw, config_.log_scale_bound) : raw};
 }
 
 TransformResult MafTransform::forward(Var x, Var context) {
@@ -107,7 +112,8 @@ nlohmann::json MafTransform::config() const {
             {"activation", activation_name(config_.activation)},
             {"ordering", ordering_name(config_.ordering)},
             {"degrees", config_.degrees},
-            {"log_scale_bound", config_.log_scale_bound}};
+            {"log_scale_bound", config_.log_scale_bound},
+            {"output_init_scale", config_.output_init_scale}};
 }
 
 void MafTransform::collect_parameters(ParameterList& out, const std::string& prefix) {

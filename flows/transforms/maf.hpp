@@ -12,10 +12,13 @@
 // by ~0 in the inverse, a log-determinant that cannot run off), while near r = 0 it is exp(r)
 // with slope 1, the plain MAF parameterisation. We chose it over nflows' sigmoid(r + 2) + 10⁻³,
 // which caps s at ≈ 1 so that a layer can only contract (data with a small spread then need many
-// layers); here a layer can expand or contract by up to e^B.
+// layers); here a layer can expand or contract by up to e^B. B = 0 turns the clamp off: log s = r,
+// the plain parameterisation of TensorFlow Probability's MAF (which the mixtures-of-flows paper
+// used), with nothing to stop s from overflowing.
 //
-// Start. The MADE's output layer weights are scaled by 10⁻² (its bias is 0), so μ ≈ 0 and s ≈ 1:
-// the layer starts near the identity, yet every weight gets a gradient from the first step.
+// Start. The MADE's output layer weights are scaled by `output_init_scale` (10⁻² by default; its
+// bias is 0), so μ ≈ 0 and s ≈ 1: the layer starts near the identity, yet every weight gets a
+// gradient from the first step. 1 keeps the plain Glorot-uniform start of the other layers.
 //
 // Ordering. The MADE is built with the natural ordering and sees the inputs rearranged by degree,
 // x_p(:, k) = x(:, order[k]) with m(order[k]) = k + 1 (no node when the ordering is natural); z is
@@ -56,7 +59,8 @@ struct MafConfig {
     // The degree of each input (a permutation of 1..dim). Empty: made from `ordering` (a random
     // one drawn from the rng); given (as in a loaded config): used as is.
     std::vector<std::size_t> degrees{};
-    real log_scale_bound = 3;
+    real log_scale_bound = 3;     // B > 0, or 0 for no clamp (log s = raw)
+    real output_init_scale = 1e-2;  // the MADE's output weights start at Glorot × this (> 0)
 };
 
 class MafTransform : public Transform {
@@ -65,7 +69,7 @@ public:
     // cannot build (zero or, with residual blocks, unequal hidden sizes).
     MafTransform(const MafConfig& config, Rng& rng);
     // From {"kind": "maf", "dim", "hidden", "context", "residual_blocks", "activation", "ordering",
-    // "degrees", "log_scale_bound"}.
+    // "degrees", "log_scale_bound"} and optionally "output_init_scale" (default 10⁻²).
     static std::unique_ptr<MafTransform> from_config(const nlohmann::json& config, Rng& rng);
 
     TransformResult forward(Var x, Var context = Var()) override;

@@ -508,7 +508,7 @@ BOOST_AUTO_TEST_CASE(bad_arguments_throw) {
     BOOST_CHECK_THROW(MafTransform(MafConfig{.dim = 0}, rng), ValueError);
     BOOST_CHECK_THROW(MafTransform(MafConfig{.dim = 3, .degrees = {1, 1, 3}}, rng), ValueError);
     BOOST_CHECK_THROW(MafTransform(MafConfig{.dim = 3, .degrees = {0, 1, 2}}, rng), ValueError);
-    BOOST_CHECK_THROW(MafTransform(MafConfig{.dim = 2, .log_scale_bound = 0}, rng), ValueError);
+    BOOST_CHECK_THROW(MafTransform(MafConfig{.dim = 2, .log_scale_bound = -1}, rng), ValueError);
     BOOST_CHECK_THROW(Permutation({0, 2, 2}), ValueError);
     BOOST_CHECK_THROW(Permutation({0, 3, 1}), ValueError);
     BOOST_CHECK_THROW(BatchNorm(2, 0.0), ValueError);
