@@ -8,6 +8,12 @@
 // random stream (Rng::stream(seed, 2k); its silhouette subset from stream 2k + 1), so `--k 8` writes
 // the same labels as an auto run that picks 8, and the output is a function of the seed alone.
 //
+// --algo flow-mixture clusters by a mixture of K flows (the mixtures-of-flows paper,
+// flows/mixtures/flow_mixture.hpp) with the paper's 2-D settings: min-max scaled rows, one MAF of
+// 10 tanh units per component, 2000 full-batch epochs (--epochs), the best of --runs runs; it
+// needs --k. --model M.json labels the rows by a trained mixture instead (any model file holding a
+// Mixture, e.g. from `flowtape train --flow mixture`): each row's argmax posterior component.
+//
 // cluster-score reads one integer column from each of two files and prints purity, adjusted Rand
 // index, normalised mutual information, unsupervised accuracy and both contingency tables as JSON.
 // The label column is read as a data column and checked to hold integers, so a file holding only
@@ -21,6 +27,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -36,6 +43,7 @@
 #include "core/error.hpp"
 #include "core/random.hpp"
 #include "data/csv.hpp"
+#include "flows/mixtures/flow_mixture.hpp"
 
 namespace flowtape::app {
 namespace {
@@ -53,7 +61,14 @@ struct ClusterOptions {
     std::string label_column;
     std::size_t silhouette_sample = 10000;
     bool quiet = false;
+    // flow-mixture and --model
+    std::string model;
+    std::size_t runs = 10;
+    std::size_t epochs = 2000;
+    std::size_t threads = 1;
 };
+
+const char* kFlowMixture = "flow-mixture";
 
 // One clustering and its silhouette (absent when it is undefined: fewer than 2 or N clusters).
 struct Scored {
@@ -76,9 +91,24 @@ std::optional<std::size_t> parse_k(const std::string& text) {
     return k;
 }
 
+// The paper's mixture of flows for k clusters, the best of o.runs runs from o.seed on.
+cluster::Clustering flow_mixture_clustering(const ClusterOptions& o, const Array& x, std::size_t k) {
+    FlowMixtureOptions m;
+    m.spec.components = k;
+    m.fit = FlowMixtureOptions::paper_fit_options(o.epochs, 4000);
+    m.runs = o.runs;
+    m.run_threads = o.threads;
+    m.seed = o.seed;
+    const FlowMixtureFit fitted = fit_flow_mixture(x, m);
+    if (!o.quiet) std::cerr << "cluster: flow-mixture: " << fitted.message << '\n';
+    if (fitted.diverged) throw std::runtime_error("cluster: flow-mixture: " + fitted.message);
+    return cluster::finish_clustering(x, cluster::Labels(fitted.labels.begin(), fitted.labels.end()));
+}
+
 Scored cluster_and_score(const ClusterOptions& o, const Array& x, std::size_t k) {
     Rng rng = Rng::stream(o.seed, 2 * k);
-    Scored s{cluster::cluster_points(o.algo, x, k, rng), std::nullopt};
+    Scored s{o.algo == kFlowMixture ? flow_mixture_clustering(o, x, k) : cluster::cluster_points(o.algo, x, k, rng),
+             std::nullopt};
     const std::size_t n = x.shape()[0];
     if (s.clustering.k >= 2 && s.clustering.k < n) {
         Rng sample_rng = Rng::stream(o.seed, 2 * k + 1);
@@ -97,10 +127,21 @@ std::string format_score(const std::optional<double>& s) {
 }
 
 // Checks what can be checked before reading the data, so that a typo fails fast.
+std::vector<std::string> algorithm_names() {
+    std::vector<std::string> algos = cluster::clustering_algorithms();
+    algos.push_back(kFlowMixture);
+    return algos;
+}
+
 void check_cluster_options(const ClusterOptions& o, const std::optional<std::size_t>& k) {
-    const auto algos = cluster::clustering_algorithms();
+    const auto algos = algorithm_names();
     if (std::find(algos.begin(), algos.end(), o.algo) == algos.end())
         throw ValueError("cluster: unknown --algo '" + o.algo + "' (one of: " + join(algos) + ")");
+    if (o.algo == kFlowMixture && !k)
+        throw ValueError("cluster: --algo flow-mixture needs --k (the number of flows), not auto");
+    if (o.runs == 0) throw ValueError("cluster: --runs must be at least 1, got 0");
+    if (o.epochs == 0) throw ValueError("cluster: --epochs must be at least 1, got 0");
+    if (o.threads == 0) throw ValueError("cluster: --threads must be at least 1, got 0");
     if (!k) {
         if (o.k_min < 2) throw ValueError("cluster: --k-min must be at least 2, got " + std::to_string(o.k_min));
         if (o.k_max < o.k_min)
@@ -130,7 +171,42 @@ Scored choose_best(const ClusterOptions& o, const Array& x) {
     return std::move(*best);
 }
 
+// Writes the rows with their labels on stdout.
+void write_labelled(const Dataset& data, const cluster::Labels& labels_of_rows) {
+    IndexArray labels = IndexArray::from_shape({data.rows(), 1});
+    for (std::size_t i = 0; i < data.rows(); ++i) labels(i, 0) = labels_of_rows[i];
+    write_csv(std::cout, data.x, data.columns, labels);
+    std::cout.flush();
+    if (!std::cout) throw IoError("cluster: could not write to stdout");
+}
+
+// --model: the argmax posterior component of each row under a trained mixture.
+void run_cluster_by_model(const ClusterOptions& o) {
+    const LoadedModel loaded = load_model_with_columns("cluster", o.model);
+    Mixture* mixture = mixture_inside(*loaded.model);
+    if (!mixture)
+        throw ValueError("cluster: the model in " + o.model + " (" + loaded.model->kind() +
+                         ") is not a mixture; --model needs one (e.g. from train --flow mixture)");
+    Dataset data;
+    data.x = read_model_data("cluster", o.data, loaded);
+    data.columns = loaded.columns;
+    const std::vector<std::size_t> predicted = predict_components(*loaded.model, data.x);
+    std::vector<std::size_t> sizes(mixture->size(), 0);
+    for (std::size_t l : predicted) ++sizes[l];
+    write_labelled(data, cluster::Labels(predicted.begin(), predicted.end()));
+    if (!o.quiet) {
+        std::string size_list, empty;
+        for (std::size_t c = 0; c < sizes.size(); ++c) {
+            size_list += (size_list.empty() ? "" : " ") + std::to_string(sizes[c]);
+            if (sizes[c] == 0) empty += (empty.empty() ? "" : ", ") + std::to_string(c);
+        }
+        std::cerr << "cluster: " << o.model << ", " << data.rows() << " rows, " << sizes.size() << " components, sizes "
+                  << size_list << (empty.empty() ? "" : "; components " + empty + " received no rows") << '\n';
+    }
+}
+
 void run_cluster(const ClusterOptions& o) {
+    if (!o.model.empty()) return run_cluster_by_model(o);
     const std::optional<std::size_t> k = parse_k(o.k);
     check_cluster_options(o, k);
     CsvOptions csv;
@@ -151,15 +227,9 @@ void run_cluster(const ClusterOptions& o) {
     const Scored result = one_run ? cluster_and_score(o, data.x, run_k) : choose_best(o, data.x);
     const cluster::Clustering& c = result.clustering;
 
-    IndexArray labels = IndexArray::from_shape({n, 1});
     std::vector<std::size_t> sizes(c.k, 0);
-    for (std::size_t i = 0; i < n; ++i) {
-        labels(i, 0) = c.labels[i];
-        ++sizes[static_cast<std::size_t>(c.labels[i])];
-    }
-    write_csv(std::cout, data.x, data.columns, labels);
-    std::cout.flush();
-    if (!std::cout) throw IoError("cluster: could not write to stdout");
+    for (std::size_t i = 0; i < n; ++i) ++sizes[static_cast<std::size_t>(c.labels[i])];
+    write_labelled(data, c.labels);
 
     if (!o.quiet) {
         std::string size_list;
@@ -277,10 +347,17 @@ void run_cluster_score(const ScoreOptions& o) {
 Command add_cluster(CLI::App& app) {
     auto o = std::make_shared<ClusterOptions>();
     CLI::App* sub = app.add_subcommand("cluster", "Cluster the rows of a CSV file; writes them with a label column");
-    sub->add_option("--algo", o->algo, "Algorithm, one of: " + join(cluster::clustering_algorithms()))
+    sub->add_option("--algo", o->algo, "Algorithm, one of: " + join(algorithm_names()))
         ->capture_default_str();
     sub->add_option("--data", o->data, "CSV file of rows (every column but the weights/labels columns is data)")
         ->required();
+    sub->add_option("--model", o->model, "Label the rows by a trained mixture's posterior (a model file) instead");
+    sub->add_option("--runs", o->runs, "flow-mixture: training runs, the lowest loss kept")->capture_default_str()
+        ->check(unsigned_integer());
+    sub->add_option("--epochs", o->epochs, "flow-mixture: full-batch epochs per run")->capture_default_str()
+        ->check(unsigned_integer());
+    sub->add_option("--threads", o->threads, "flow-mixture: runs trained at once")->capture_default_str()
+        ->check(unsigned_integer());
     sub->add_option("--k", o->k, "Number of clusters, or 'auto': the best silhouette over --k-min..--k-max")
         ->capture_default_str();
     sub->add_option("--k-min", o->k_min, "Smallest k tried by --k auto")->capture_default_str()

@@ -52,8 +52,17 @@ void write_density_figure(const std::string& path, const DensityFigure& figure);
 struct Panel {
     std::string title;
     Array density;
+    // Instead of a density: a G×G map of categories (cell layout as density; −1 for none), each
+    // drawn in a light tint of its category's colour (the decision regions of a clustering).
+    IndexArray regions{};
+    // Points drawn over the panel (M×2, the ones outside the square not drawn), each in the colour
+    // of its category in point_labels (M entries ≥ 0), or black when point_labels is empty.
+    Array points{};
+    std::vector<std::int64_t> point_labels{};
 };
 
+// A panel with no density, no regions and no points is a missing run, drawn as a grey box.
+//
 // rows[r][c] is drawn at row r (top to bottom), column c (left to right). Every row must have the
 // same number of panels (a ragged grid is a ValueError: put an empty Panel where a run is missing,
 // so columns stay aligned). Column titles above the top row are the first row's titles; a panel in
@@ -73,8 +82,9 @@ std::pair<int, int> panel_grid_size(const PanelGrid& grid);
 
 // Writes the grid to `path` (".png" or ".svg"), atomically like write_density_figure. Ticks are on
 // the left column and the bottom row. ValueError for another extension, a bad range, no panels, a
-// ragged grid, row_labels of the wrong count, or a density that is not square G×G (G ≥ 2) or has a
-// negative or non-finite value; IoError when the file cannot be written.
+// ragged grid, row_labels of the wrong count, a density or region map that is not square G×G
+// (G ≥ 2), a negative or non-finite density value, points without 2 columns or with a label count
+// other than theirs or a negative label; IoError when the file cannot be written.
 void write_panel_grid(const std::string& path, const PanelGrid& grid);
 
 // The 2-D histogram of the points inside [lo, hi]² (edges included) as a density: bins×bins cells

@@ -251,6 +251,39 @@ void check_line_plot(const fs::path& dir) {
     check(!fs::exists(bad) && !fs::exists(dir / "line.jpg"), "line plot: bad input writes no file");
 }
 
+// A region map split down the middle (category 0 left, 1 right) with two points of category 3:
+// the left half in the light tint of tab10's blue, the right of its orange, and the points in red.
+void check_regions_and_points(const fs::path& dir) {
+    Panel p;
+    p.title = "regions";
+    p.regions = IndexArray::from_shape({10, 10});
+    for (std::size_t i = 0; i < 10; ++i)
+        for (std::size_t j = 0; j < 10; ++j) p.regions(i, j) = j < 5 ? 0 : 1;
+    p.points = Array{{-2.0, 0.0}, {2.0, 0.0}};
+    p.point_labels = {3, 3};
+    PanelGrid grid;
+    grid.rows = {{p}};
+    const fs::path png = dir / "regions.png";
+    write_panel_grid(png.string(), grid);
+    const Image im = read_png(png);
+    // Tints: 1 − (1 − c)/3 per channel of 0x1f77b4 and 0xff7f0e.
+    const std::size_t blue = count_colour(im, 0xbfd6e7, 2), orange = count_colour(im, 0xffd4b4, 2);
+    check(blue > 170 * 340 && orange > 170 * 340, "regions: each half in its tint, got " + std::to_string(blue) + " and " +
+                                                     std::to_string(orange) + " px");
+    check(count_colour(im, 0xd62728, 40) > 4, "regions: the points are drawn in their category's colour");
+    PanelGrid bad = grid;
+    bad.rows[0][0].point_labels = {1};
+    check(throws<ValueError>([&] { write_panel_grid((dir / "bad.png").string(), bad); }),
+          "regions: 1 label for 2 points -> ValueError");
+    bad.rows[0][0].point_labels = {1, -1};
+    check(throws<ValueError>([&] { write_panel_grid((dir / "bad.png").string(), bad); }),
+          "regions: a negative label -> ValueError");
+    bad = grid;
+    bad.rows[0][0].regions = IndexArray::from_shape({3, 4});
+    check(throws<ValueError>([&] { write_panel_grid((dir / "bad.png").string(), bad); }),
+          "regions: a 3x4 map -> ValueError");
+}
+
 void check_bad_grids(const fs::path& dir) {
     const fs::path out = dir / "bad.png";
     const auto write = [&](const PanelGrid& g) { return [&, g] { write_panel_grid(out.string(), g); }; };
@@ -300,6 +333,7 @@ int main(int argc, char** argv) {
         check_shared_scale(dir);
         check_line_plot(dir);
         check_bad_grids(dir);
+        check_regions_and_points(dir);
         for (const auto& entry : fs::directory_iterator(dir))
             check(entry.path().string().find(".tmp.") == std::string::npos,
                   "no temporary file is left: " + entry.path().string());

@@ -2,6 +2,11 @@
 // next to a scatter of the data (--data) or, without data, of samples of the model, like Figure 4
 // of the piecewise-flows paper. The density is exp(log p) at the centres of a G×G grid over the
 // square [lo, hi]² (--range, --grid); app/plot_density.cpp draws the figure (PNG or SVG by extension).
+//
+// A model holding a mixture (train --flow mixture) gets three panels instead (app/plot_grid.cpp): the
+// density; the decision regions (each grid cell tinted by its argmax-posterior component) with the
+// points coloured by their true class (--label-column of the data) or else by their cluster; and the
+// points coloured by their cluster, as Figure 1 of the mixtures-of-flows paper.
 #include <cmath>
 #include <cstdint>
 #include <iostream>
@@ -12,6 +17,8 @@
 #include "app/commands.hpp"
 #include "app/plot.hpp"
 #include "core/error.hpp"
+#include "data/csv.hpp"
+#include "flows/mixtures/flow_mixture.hpp"
 
 namespace flowtape::app {
 namespace {
@@ -24,6 +31,7 @@ struct PlotOptions {
     std::size_t grid = 200;
     std::size_t samples = 2000;
     std::uint64_t seed = 0;
+    std::string label_column;
     bool quiet = false;
 };
 
@@ -50,8 +58,9 @@ std::pair<real, real> parse_range(const std::string& text) {
     return {lo, hi};
 }
 
-// density(i, j) = exp(log p) at x = lo + (j + ½) h, y = lo + (i + ½) h, h = (hi − lo)/G.
-Array density_grid(Distribution& model, real lo, real hi, std::size_t g) {
+// The centres of a G×G grid over [lo, hi]²: row i·G + j is x = lo + (j + ½) h, y = lo + (i + ½) h,
+// h = (hi − lo)/G, so cell (i, j) of a grid array is row i·G + j.
+Array grid_points(real lo, real hi, std::size_t g) {
     const real h = (hi - lo) / static_cast<real>(g);
     Array points = Array::from_shape({g * g, 2});
     for (std::size_t i = 0; i < g; ++i)
@@ -59,6 +68,12 @@ Array density_grid(Distribution& model, real lo, real hi, std::size_t g) {
             points(i * g + j, 0) = lo + (static_cast<real>(j) + 0.5) * h;
             points(i * g + j, 1) = lo + (static_cast<real>(i) + 0.5) * h;
         }
+    return points;
+}
+
+// density(i, j) = exp(log p) at the grid's cell centres.
+Array density_grid(Distribution& model, real lo, real hi, std::size_t g) {
+    const Array points = grid_points(lo, hi, g);
     const Array lp = log_prob_rows(model, points);
     Array density = Array::from_shape({g, g});
     for (std::size_t k = 0; k < g * g; ++k) {
@@ -68,6 +83,46 @@ Array density_grid(Distribution& model, real lo, real hi, std::size_t g) {
         density.data()[k] = std::exp(lp(k, 0));  // −inf (outside the support) gives 0
     }
     return density;
+}
+
+// The three-panel figure of a mixture: density, decision regions, clusters.
+void write_mixture_figure(const PlotOptions& o, const LoadedModel& loaded, real lo, real hi) {
+    Distribution& model = *loaded.model;
+    Panel density{"model density", density_grid(model, lo, hi, o.grid)};
+    Panel regions;
+    regions.regions = IndexArray::from_shape({o.grid, o.grid});
+    const std::vector<std::size_t> cells = predict_components(model, grid_points(lo, hi, o.grid));
+    for (std::size_t k = 0; k < cells.size(); ++k) regions.regions.data()[k] = static_cast<std::int64_t>(cells[k]);
+    Panel clusters;
+    std::vector<std::int64_t> truth;
+    if (o.data.empty()) {
+        const ComponentDraws draws = sample_components(model, o.samples, o.seed);
+        clusters.points = draws.x;
+        clusters.title = std::to_string(o.samples) + " samples by component";
+        truth.assign(draws.component.begin(), draws.component.end());
+    } else {
+        clusters.points = read_model_data("plot", o.data, loaded);
+        clusters.title = "data by cluster";
+        if (!o.label_column.empty()) {
+            CsvOptions csv;
+            csv.labels_column = o.label_column;
+            const Dataset labelled = read_csv(o.data, csv);
+            for (std::size_t i = 0; i < labelled.rows(); ++i) truth.push_back((*labelled.labels)(i, 0));
+            for (std::int64_t l : truth)
+                if (l < 0) throw ValueError("plot: " + o.data + ": a row of --label-column " + o.label_column + " has no label");
+        }
+    }
+    const std::vector<std::size_t> predicted = predict_components(model, clusters.points);
+    clusters.point_labels.assign(predicted.begin(), predicted.end());
+    regions.points = clusters.points;
+    regions.point_labels = truth.empty() ? clusters.point_labels : truth;
+    regions.title = truth.empty() ? "regions, points by cluster" : (o.data.empty() ? "regions, samples by component"
+                                                                                    : "regions, points by class");
+    PanelGrid grid;
+    grid.rows = {{density, regions, clusters}};
+    grid.lo = lo;
+    grid.hi = hi;
+    write_panel_grid(o.out, grid);
 }
 
 void run_plot(const PlotOptions& o) {
@@ -80,6 +135,12 @@ void run_plot(const PlotOptions& o) {
         throw ShapeError("plot: the model in " + o.model + " has dimension " + std::to_string(loaded.model->dim()) +
                          "; plot draws 2-D models only");
 
+    if (mixture_inside(*loaded.model)) {
+        write_mixture_figure(o, loaded, lo, hi);
+        if (!o.quiet) std::cerr << "plot: wrote " << o.out << " (density, regions, clusters)\n";
+        return;
+    }
+    if (!o.label_column.empty()) throw ValueError("plot: --label-column is for models holding a mixture");
     DensityFigure figure;
     figure.lo = lo;
     figure.hi = hi;
@@ -115,6 +176,8 @@ Command add_plot(CLI::App& app) {
         ->check(unsigned_integer());
     sub->add_option("--seed", o->seed, "Seed of the model samples")->capture_default_str()
         ->check(unsigned_integer());
+    sub->add_option("--label-column", o->label_column,
+                    "Mixture models: the data's column of true classes, to colour the points of the regions panel");
     sub->add_flag("--quiet", o->quiet, "No message on stderr");
     return {sub, [o] { run_plot(*o); }};
 }

@@ -6,6 +6,7 @@
 // then the columns of kPanelSide squares kPanelGap apart; above every row a band for the titles, under
 // the last row one for the x tick labels; the figure's title (when there is one) on top.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -39,6 +40,60 @@ struct GridLayout {
     }
 };
 
+// matplotlib's "tab10" colours (their published hex values), one per category, cycling.
+constexpr std::array<Rgb, 10> kCategoryColours{hex_colour(0x1f77b4), hex_colour(0xff7f0e), hex_colour(0x2ca02c),
+                                               hex_colour(0xd62728), hex_colour(0x9467bd), hex_colour(0x8c564b),
+                                               hex_colour(0xe377c2), hex_colour(0x7f7f7f), hex_colour(0xbcbd22),
+                                               hex_colour(0x17becf)};
+
+Rgb category_colour(std::int64_t label) { return kCategoryColours[static_cast<std::size_t>(label) % kCategoryColours.size()]; }
+
+void check_points(const std::string& where, const Panel& p) {
+    if (p.points.size() == 0 && p.point_labels.empty()) return;
+    if (p.points.shape()[1] != 2)
+        throw ValueError(where + ": points must have 2 columns, got " + shape_string(shape_of(p.points)));
+    if (!p.point_labels.empty() && p.point_labels.size() != p.points.shape()[0])
+        throw ValueError(where + ": " + std::to_string(p.point_labels.size()) + " point labels for " +
+                         std::to_string(p.points.shape()[0]) + " points");
+    for (std::int64_t l : p.point_labels)
+        if (l < 0) throw ValueError(where + ": point labels must be >= 0, got " + std::to_string(l));
+}
+
+bool is_missing(const Panel& p) { return p.density.size() == 0 && p.regions.size() == 0 && p.points.size() == 0; }
+
+// The region map: each cell filled with a light tint (a third of its category's colour on white).
+void draw_regions(cairo_t* cr, double x0, double y0, const IndexArray& regions) {
+    const std::size_t g = regions.shape()[0];
+    const double cell = kPanelSide / static_cast<double>(g);
+    for (std::size_t i = 0; i < g; ++i)
+        for (std::size_t j = 0; j < g; ++j) {
+            const std::int64_t l = regions(i, j);
+            if (l < 0) continue;
+            const Rgb c = category_colour(l);
+            cairo_set_source_rgb(cr, 1 - (1 - c.r) / 3, 1 - (1 - c.g) / 3, 1 - (1 - c.b) / 3);
+            // Row 0 is the bottom of the picture; cells overlap by a hair so no seams show.
+            cairo_rectangle(cr, x0 + j * cell, y0 + kPanelSide - (i + 1) * cell, cell + 0.5, cell + 0.5);
+            cairo_fill(cr);
+        }
+}
+
+// Small dots in the colour of their category (black without labels), clipped to the panel.
+void draw_points(cairo_t* cr, double x0, double y0, const Panel& p, real lo, real hi) {
+    const double scale = kPanelSide / (hi - lo);
+    cairo_save(cr);
+    cairo_rectangle(cr, x0, y0, kPanelSide, kPanelSide);
+    cairo_clip(cr);
+    for (std::size_t r = 0; r < p.points.shape()[0]; ++r) {
+        const real x = p.points(r, 0), y = p.points(r, 1);
+        if (!(x >= lo && x <= hi && y >= lo && y <= hi)) continue;
+        const Rgb c = p.point_labels.empty() ? Rgb{0, 0, 0} : category_colour(p.point_labels[r]);
+        cairo_set_source_rgba(cr, c.r, c.g, c.b, 0.75);
+        cairo_arc(cr, x0 + (x - lo) * scale, y0 + kPanelSide - (y - lo) * scale, 1.8, 0, 2 * M_PI);
+        cairo_fill(cr);
+    }
+    cairo_restore(cr);
+}
+
 void check_grid(const PanelGrid& g) {
     if (!(std::isfinite(g.lo) && std::isfinite(g.hi) && g.lo < g.hi))
         throw ValueError("write_panel_grid: the range must be finite with lo < hi, got " + std::to_string(g.lo) +
@@ -51,9 +106,14 @@ void check_grid(const PanelGrid& g) {
                              " panels but row 0 has " + std::to_string(g.rows[0].size()) +
                              " (use an empty Panel for a missing run)");
         for (std::size_t c = 0; c < g.rows[r].size(); ++c) {
-            const Array& d = g.rows[r][c].density;
-            if (d.size() == 0) continue;
+            const Panel& p = g.rows[r][c];
             const std::string where = "write_panel_grid: panel (" + std::to_string(r) + ", " + std::to_string(c) + ")";
+            check_points(where, p);
+            const Array& d = p.density;
+            if (p.regions.size() > 0 && (p.regions.shape()[0] < 2 || p.regions.shape()[0] != p.regions.shape()[1]))
+                throw ValueError(where + ": the region map must be G×G with G >= 2, got " +
+                                 shape_string({p.regions.shape()[0], p.regions.shape()[1]}));
+            if (d.size() == 0) continue;
             if (d.shape()[0] < 2 || d.shape()[0] != d.shape()[1])
                 throw ValueError(where + ": the density must be G×G with G >= 2, got " + shape_string(shape_of(d)));
             for (real v : d)
@@ -115,10 +175,13 @@ void draw_grid(cairo_t* cr, const PanelGrid& g, const GridLayout& l) {
         for (std::size_t c = 0; c < l.cols; ++c) {
             const Panel& p = g.rows[r][c];
             const double x0 = l.x(c), y0 = l.y(r);
-            if (p.density.size() == 0)
+            if (is_missing(p))
                 draw_missing(cr, x0, y0);
-            else
+            else if (p.density.size() > 0)
                 draw_heatmap_at(cr, x0, y0, kPanelSide, p.density, g.shared_scale ? row_top : largest(p.density));
+            else if (p.regions.size() > 0)
+                draw_regions(cr, x0, y0, p.regions);
+            if (p.points.size() > 0) draw_points(cr, x0, y0, p, g.lo, g.hi);
             cairo_set_source_rgb(cr, 0, 0, 0);
             cairo_set_line_width(cr, 1);
             cairo_rectangle(cr, x0, y0, kPanelSide, kPanelSide);

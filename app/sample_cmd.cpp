@@ -1,5 +1,7 @@
 // `flowtape sample --model M.json -n N`: N draws from a saved model, as CSV on stdout under the
 // names of the columns the model was trained on. The draws are a deterministic function of --seed.
+// For a model holding a mixture (train --flow mixture) a last column, `component`, says which
+// component each draw came from (the draws themselves are the same as without it).
 #include <cstdint>
 #include <iostream>
 #include <memory>
@@ -9,6 +11,7 @@
 #include "app/commands.hpp"
 #include "core/error.hpp"
 #include "data/csv.hpp"
+#include "flows/mixtures/flow_mixture.hpp"
 
 namespace flowtape::app {
 namespace {
@@ -22,8 +25,14 @@ struct SampleOptions {
 void run_sample(const SampleOptions& o) {
     if (o.n == 0) throw ValueError("sample: -n must be at least 1, got 0");
     const LoadedModel loaded = load_model_with_columns("sample", o.model);
-    const Array x = sample_rows(*loaded.model, o.n, o.seed);
-    write_csv(std::cout, x, loaded.columns);  // NonFiniteError if a draw is not finite
+    if (mixture_inside(*loaded.model)) {
+        const ComponentDraws draws = sample_components(*loaded.model, o.n, o.seed);
+        IndexArray component = IndexArray::from_shape({o.n, 1});
+        for (std::size_t i = 0; i < o.n; ++i) component(i, 0) = static_cast<std::int64_t>(draws.component[i]);
+        write_csv(std::cout, draws.x, loaded.columns, component, "component");
+    } else {
+        write_csv(std::cout, sample_rows(*loaded.model, o.n, o.seed), loaded.columns);  // NonFiniteError if not finite
+    }
     std::cout.flush();
     if (!std::cout) throw IoError("sample: could not write to stdout");
 }

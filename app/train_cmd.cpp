@@ -20,6 +20,9 @@
 // by its class, the saved model by the whole mixture), --trace exact|hutchinson (--noise), --rtol,
 // --atol, --time T, --method adjoint|backprop. The labels column is not data.
 //
+// --flow mixture is the mixture of K flows of the mixtures-of-flows paper (app/train_mixture.cpp has
+// its options and defaults).
+//
 // A fit that diverges (a non-finite loss or gradient) is a failure, exit status 1 with fit's
 // message: nothing is saved, since the restored "best" parameters of a diverging run are rarely
 // what the user wanted.
@@ -38,6 +41,7 @@
 
 #include "app/cli_support.hpp"
 #include "app/commands.hpp"
+#include "app/train_common.hpp"
 #include "core/error.hpp"
 #include "core/random.hpp"
 #include "data/csv.hpp"
@@ -48,57 +52,16 @@
 #include "flows/mixtures/piecewise.hpp"
 #include "flows/training/train.hpp"
 
-namespace flowtape::app {
+namespace flowtape::app::train {
 namespace {
 
-struct TrainOptions {
-    std::string flow = "maf";
-    std::string data;
-    std::string out;
-    std::size_t layers = 5;
-    std::string hidden = "128,128";
-    std::size_t bins = 8;
-    real tail_bound = 3;
-    std::size_t epochs = 1000;  // with the default patience (2%), 20 epochs without improvement stop it
-    std::size_t batch = 256;
-    real lr = 1e-3;
-    std::optional<std::size_t> patience;
-    real val_fraction = 0.2;
-    std::size_t lr_drops = 0;
-    real lr_drop_factor = 0.1;
-    std::string weights_column;
-    std::uint64_t seed = 0;
-    bool quiet = false;
-    // pnf only
-    std::string cluster = "kmeans";
-    std::string k = "auto";
-    std::size_t k_min = 2;
-    std::size_t k_max = 20;
-    std::size_t threads = 1;
-    // cnf only
-    bool hidden_given = false;  // --hidden on the command line (else the cnf defaults)
-    std::string dynamics = "mlp";
-    std::string activation = "tanh";
-    std::size_t width = 32;
-    std::string base = "gaussian";
-    std::string labels_column;
-    std::string trace = "exact";
-    std::string noise = "rademacher";
-    std::string method = "adjoint";
-    real rtol = 1e-5;
-    real atol = 1e-5;
-    real time = 1.0;
-};
-
-// Random streams of the command, so that changing one use of randomness leaves the others alone.
-enum Stream : std::uint64_t { kWeights = 0 };
-
 const std::vector<std::string>& flow_kinds() {
-    static const std::vector<std::string> kinds{"maf", "realnvp", "nsf", "nsf-coupling", "pnf", "cnf"};
+    static const std::vector<std::string> kinds{"maf", "realnvp", "nsf", "nsf-coupling", "pnf", "cnf", "mixture"};
     return kinds;
 }
 
-// "128,128" → {128, 128}; every entry a positive integer.
+}  // namespace
+
 std::vector<std::size_t> parse_hidden(const std::string& text) {
     const auto bad = [&] {
         return ValueError("train: --hidden must be comma-separated positive integers (like 128,128), got '" + text + "'");
@@ -117,6 +80,8 @@ std::vector<std::size_t> parse_hidden(const std::string& text) {
     return sizes;
 }
 
+namespace {
+
 // "auto" → 0 (choose by silhouette), else a positive integer.
 std::size_t parse_k(const std::string& text) {
     if (text == "auto") return 0;
@@ -127,9 +92,9 @@ std::size_t parse_k(const std::string& text) {
 
 void check_options(const TrainOptions& o) {
     if (std::find(flow_kinds().begin(), flow_kinds().end(), o.flow) == flow_kinds().end())
-        throw ValueError("train: unknown --flow '" + o.flow + "' (one of: maf, realnvp, nsf, nsf-coupling, pnf, cnf)");
-    if (!o.labels_column.empty() && o.flow != "cnf")
-        throw ValueError("train: --labels-column is for --flow cnf (the gmm base), not --flow " + o.flow);
+        throw ValueError("train: unknown --flow '" + o.flow + "' (one of: " + join(flow_kinds()) + ")");
+    if (!o.labels_column.empty() && o.flow != "cnf" && o.flow != "mixture")
+        throw ValueError("train: --labels-column is for --flow cnf (the gmm base) or mixture, not --flow " + o.flow);
     const auto& algorithms = cluster::clustering_algorithms();
     if (std::find(algorithms.begin(), algorithms.end(), o.cluster) == algorithms.end()) {
         std::string names;
@@ -174,6 +139,8 @@ DistributionPtr build_flow(const TrainOptions& o, std::size_t dim) {
     if (o.flow == "nsf") return make_nsf_flow(spec, rng);
     return make_nsf_coupling_flow(spec, rng);
 }
+
+}  // namespace
 
 nlohmann::json options_json(const TrainOptions& o) {
     nlohmann::json j{{"flow", o.flow},          {"data", o.data},   {"layers", o.layers},
@@ -233,6 +200,8 @@ void save_and_summarise(const TrainOptions& o, Distribution& model, const Datase
     summary["columns"] = data.columns;
     std::cout << summary.dump(2) << '\n';
 }
+
+namespace {
 
 void run_train_piecewise(const TrainOptions& o, const Dataset& data) {
     PiecewiseOptions p;
@@ -337,6 +306,7 @@ void run_train_cnf(const TrainOptions& o) {
 void run_train(const TrainOptions& o) {
     check_options(o);
     if (o.flow == "cnf") return run_train_cnf(o);
+    if (o.flow == "mixture") return run_train_mixture(o);
     CsvOptions csv;
     csv.weights_column = o.weights_column;
     const Dataset data = read_csv(o.data, csv);  // IoError when the weights column is missing
@@ -355,12 +325,18 @@ void run_train(const TrainOptions& o) {
 }
 
 }  // namespace
+}  // namespace flowtape::app::train
+
+namespace flowtape::app {
+
+using train::TrainOptions;
 
 Command add_train(CLI::App& app) {
     auto o = std::make_shared<TrainOptions>();
     CLI::App* sub = app.add_subcommand("train", "Fit a flow to the rows of a CSV file and save it as a model file");
     sub->add_option("--flow", o->flow,
-                    "Flow kind: maf, realnvp, nsf (autoregressive splines), nsf-coupling, pnf (piecewise MAF), cnf (continuous)")
+                    "Flow kind: maf, realnvp, nsf (autoregressive splines), nsf-coupling, pnf (piecewise MAF), cnf "
+                    "(continuous), mixture (a mixture of K flows)")
         ->capture_default_str();
     sub->add_option("--data", o->data, "CSV file of training rows (every column but the weights is data)")->required();
     sub->add_option("--out", o->out, "Model file to write (JSON)")->required();
@@ -396,16 +372,18 @@ Command add_train(CLI::App& app) {
         ->check(unsigned_integer());
     sub->add_option("--k-max", o->k_max, "pnf: largest k tried by --k auto")->capture_default_str()
         ->check(unsigned_integer());
-    sub->add_option("--threads", o->threads, "pnf: pieces trained at once")->capture_default_str()
+    sub->add_option("--threads", o->threads, "pnf: pieces trained at once; mixture: runs trained at once")->capture_default_str()
         ->check(unsigned_integer());
     sub->add_option("--dynamics", o->dynamics, "cnf: vector field, mlp (time concatenated) or planar (hypernetwork)")
         ->capture_default_str();
     sub->add_option("--activation", o->activation, "cnf, mlp dynamics: tanh or softplus")->capture_default_str();
     sub->add_option("--width", o->width, "cnf, planar dynamics: planar units")->capture_default_str()
         ->check(unsigned_integer());
-    sub->add_option("--base", o->base, "cnf: gaussian (at the data mean) or gmm (a component per class)")
+    sub->add_option("--base", o->base,
+                    "cnf: gaussian (at the data mean) or gmm (a component per class); mixture: fixed (default) or learned")
         ->capture_default_str();
-    sub->add_option("--labels-column", o->labels_column, "cnf: column of integer class labels (not data)");
+    sub->add_option("--labels-column", o->labels_column,
+                    "cnf, mixture: column of integer class labels (not data; for mixture, K and the summary's metrics)");
     sub->add_option("--trace", o->trace, "cnf: exact or hutchinson (training only; evaluation is exact)")
         ->capture_default_str();
     sub->add_option("--noise", o->noise, "cnf: Hutchinson noise, rademacher or gaussian")->capture_default_str();
@@ -413,10 +391,33 @@ Command add_train(CLI::App& app) {
     sub->add_option("--atol", o->atol, "cnf: ODE absolute tolerance")->capture_default_str();
     sub->add_option("--time", o->time, "cnf: integration time T")->capture_default_str();
     sub->add_option("--method", o->method, "cnf: gradients by adjoint or backprop")->capture_default_str();
+    sub->add_option("--components", o->components, "mixture: K, the number of flows (default: the classes of --labels-column)")
+        ->check(unsigned_integer());
+    sub->add_option("--component", o->component, "mixture: the flow of each component, maf, realnvp or nsf")
+        ->capture_default_str();
+    sub->add_option("--base-init", o->base_init, "mixture: base means uniform in [0,1) (the paper) or kmeans centroids")
+        ->capture_default_str();
+    sub->add_option("--base-scale", o->base_scale, "mixture: the bases' standard deviation")->capture_default_str();
+    sub->add_option("--scale", o->scale, "mixture: minmax (each column to [0,1], kept in the model) or none")
+        ->capture_default_str();
+    sub->add_option("--runs", o->runs, "mixture: training runs from seeds seed, seed+1, ...; the lowest loss is kept")
+        ->capture_default_str()
+        ->check(unsigned_integer());
+    sub->add_option("--pca", o->pca, "mixture: train on the first P principal components (0: none)")
+        ->capture_default_str()
+        ->check(unsigned_integer());
+    sub->add_option("--component-threads", o->component_threads, "mixture: components evaluated at once")
+        ->capture_default_str()
+        ->check(unsigned_integer());
     sub->add_flag("--quiet", o->quiet, "No progress on stderr");
     return {sub, [o, sub] {
                 o->hidden_given = sub->count("--hidden") > 0;
-                run_train(*o);
+                o->layers_given = sub->count("--layers") > 0;
+                o->epochs_given = sub->count("--epochs") > 0;
+                o->batch_given = sub->count("--batch") > 0;
+                o->base_given = sub->count("--base") > 0;
+                o->val_fraction_given = sub->count("--val-fraction") > 0;
+                train::run_train(*o);
             }};
 }
 

@@ -165,6 +165,31 @@ std::vector<std::size_t> predict_components(Distribution& model, const Array& x)
     return labels;
 }
 
+ComponentDraws sample_components(Distribution& model, std::size_t n, std::uint64_t seed) {
+    Mixture* mixture = mixture_inside(model);
+    if (!mixture) throw ValueError("sample_components: the model (" + model.kind() + ") is not a mixture");
+    if (model.context_dim() > 0) throw ValueError("sample_components: the model is conditional");
+    auto* flow = mixture == &model ? nullptr : dynamic_cast<Flow*>(&model);
+    model.set_training(false);
+    constexpr std::size_t kBatch = 4096;  // as sample_rows, so that the draws come in the same order
+    const std::size_t d = model.dim();
+    ComponentDraws out{Array::from_shape({n, d}), {}};
+    out.component.reserve(n);
+    Rng rng(seed);
+    Tape tape;
+    for (std::size_t begin = 0; begin < n; begin += kBatch) {
+        const std::size_t m = std::min(n - begin, kBatch);
+        tape.reset();
+        const NoGrad no_grad(tape);
+        const MixtureSample z = mixture->sample_components(tape, m, rng);
+        const Array& x = flow ? flow->from_latent(z.x).out.value() : z.x.value();
+        std::copy_n(x.data(), m * d, out.x.data() + begin * d);
+        out.component.insert(out.component.end(), z.component.begin(), z.component.end());
+    }
+    tape.reset();
+    return out;
+}
+
 FlowMixtureFit fit_flow_mixture(const Array& x, const FlowMixtureOptions& o) {
     check_inputs(x, o);
     const std::size_t d = x.shape()[1];

@@ -105,4 +105,13 @@ Mixture* mixture_inside(Distribution& model);
 Array component_posterior(Distribution& model, const Array& x);
 std::vector<std::size_t> predict_components(Distribution& model, const Array& x);
 
+// n draws of a model holding a Mixture (as mixture_inside) with the component each came from, in
+// batches on a no-grad tape from Rng(seed): the same draws as sample_rows(model, n, seed).
+// ValueError when the model holds no Mixture or is conditional.
+struct ComponentDraws {
+    Array x;                             // n×D
+    std::vector<std::size_t> component;  // one per row
+};
+ComponentDraws sample_components(Distribution& model, std::size_t n, std::uint64_t seed);
+
 }  // namespace flowtape

@@ -1,0 +1,88 @@
+// What the parts of `flowtape train` share: the options of every flow kind, and the steps every
+// kind ends with (its FitOptions, the options and report as JSON, saving the model with the data's
+// column names and printing the summary). The kinds live in app/train_cmd.cpp (maf, realnvp, nsf,
+// nsf-coupling, pnf, cnf) and app/train_mixture.cpp (mixture).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "data/dataset.hpp"
+#include "flows/distribution.hpp"
+#include "flows/training/train.hpp"
+
+namespace flowtape::app::train {
+
+struct TrainOptions {
+    std::string flow = "maf";
+    std::string data;
+    std::string out;
+    std::size_t layers = 5;
+    std::string hidden = "128,128";
+    std::size_t bins = 8;
+    real tail_bound = 3;
+    std::size_t epochs = 1000;  // with the default patience (2%), 20 epochs without improvement stop it
+    std::size_t batch = 256;
+    real lr = 1e-3;
+    std::optional<std::size_t> patience;
+    real val_fraction = 0.2;
+    std::size_t lr_drops = 0;
+    real lr_drop_factor = 0.1;
+    std::string weights_column;
+    std::uint64_t seed = 0;
+    bool quiet = false;
+    // pnf only
+    std::string cluster = "kmeans";
+    std::string k = "auto";
+    std::size_t k_min = 2;
+    std::size_t k_max = 20;
+    std::size_t threads = 1;
+    // cnf only
+    bool hidden_given = false;  // --hidden on the command line (else the cnf defaults)
+    std::string dynamics = "mlp";
+    std::string activation = "tanh";
+    std::size_t width = 32;
+    std::string base = "gaussian";
+    std::string labels_column;
+    std::string trace = "exact";
+    std::string noise = "rademacher";
+    std::string method = "adjoint";
+    real rtol = 1e-5;
+    real atol = 1e-5;
+    real time = 1.0;
+    // mixture only (the mixtures-of-flows paper; app/train_mixture.cpp)
+    bool layers_given = false, epochs_given = false, batch_given = false, base_given = false,
+         val_fraction_given = false;
+    std::size_t components = 0;  // K; 0: the number of classes of --labels-column
+    std::string component = "maf";
+    std::string base_init = "uniform";
+    real base_scale = 0.1;
+    std::string scale = "minmax";
+    std::size_t runs = 10;
+    std::size_t pca = 0;  // 0: none
+    std::size_t component_threads = 1;
+};
+
+
+// Random streams of the command, so that changing one use of randomness leaves the others alone.
+enum Stream : std::uint64_t { kWeights = 0 };
+
+// "128,128" → {128, 128}; every entry a positive integer (ValueError naming --hidden otherwise).
+std::vector<std::size_t> parse_hidden(const std::string& text);
+// The fit options of the command line, progress every tenth of the epochs.
+FitOptions fit_options_of(const TrainOptions& o);
+nlohmann::json options_json(const TrainOptions& o);
+nlohmann::json report_json(const FitReport& r, std::size_t parameters);
+// Saves the model with the data's column names, `options` and `summary` in its "extra", then
+// prints the summary (with the flow, the file, the rows and the columns) on stdout.
+void save_and_summarise(const TrainOptions& o, Distribution& model, const Dataset& data, const nlohmann::json& options,
+                        nlohmann::json summary);
+
+// --flow mixture (app/train_mixture.cpp).
+void run_train_mixture(const TrainOptions& o);
+
+}  // namespace flowtape::app::train
