@@ -46,6 +46,30 @@ Var matmul(Var a, Var b);          // [T] (N×K)(K×M) through BLAS gemm; ∂a =
 Var transpose(Var a);              // [T]
 Var linear(Var x, Var w, Var b);   // [T] x w + b with b a 1×M row, fused into one gemm
 
+// ---- tiled_linear.cpp ----
+// The rectangles [r0, r1) × [c0, c1) of an in×out weight that hold every nonzero of a 0/1 mask,
+// for products that skip the zeros of a masked weight (a MADE's masks are about half zeros). See
+// tiled_linear.cpp for how they are found.
+struct WeightTile {
+    std::size_t r0, r1, c0, c1;
+};
+struct WeightTiles {
+    std::size_t in = 0, out = 0;
+    std::vector<WeightTile> tiles;  // disjoint
+    // Σ tile areas / (in·out): the share of the dense product's work the tiles do.
+    double fraction() const;
+};
+// Rectangles covering the nonzeros of a mask whose rows fall into runs where each row's nonzeros
+// lie within the row above's (a MADE mask), each run's staircase split recursively down to
+// rectangles of min_cols columns or min_rows rows (Note [covering a staircase]). Any mask gets a
+// correct cover; staircases get a tight one. ValueError for min_cols = 0.
+WeightTiles tile_mask(const Array& mask, std::size_t min_cols = 256, std::size_t min_rows = 128);
+// y = x (w ⊙ T) + b with T the 0/1 pattern of the tiles (b a 1×out row, or an invalid Var for
+// none): one gemm per tile, and so ∂x = g (w ⊙ T)ᵀ, ∂w = (xᵀ g) ⊙ T, ∂b = Σ_rows g, each tile by
+// tile. Equal to linear(x, w ⊙ mask, b) when w is zero outside the tiles' mask. [T] The tiles must
+// outlive the tape's use of the node. ShapeError unless x is N×in, w in×out, b 1×out.
+Var tiled_linear(Var x, Var w, Var b, const WeightTiles& tiles);
+
 // ---- elementwise.cpp ----
 Var exp(Var x);          // [T] ∂x = g ⊙ y
 Var log(Var x);          // [T] ∂x = g / x

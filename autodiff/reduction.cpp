@@ -205,8 +205,18 @@ Var mean(Var x, int axis) {
 }
 
 // ---- logsumexp: y = log Σ exp x along an axis (no tangent rule) ----
+// Note [negligible softmax weights]. A line's softmax weight exp(x − y) below e^−690 (≈ 3·10⁻³⁰⁰)
+// is taken as exactly 0 in logsumexp's gradient. Such weights arise in mixtures whose components
+// differ by hundreds of nats, and left as they are they make the gradients flowing into those
+// components subnormal numbers, on which every multiplication (gemm included) runs several times
+// slower: measured on the mixtures-of-flows paper's MNIST model, the backward sweep took 2.6 s per
+// step with zeros and 4–17 s in the early steps without. A term that small changes no sum it joins
+// (the line's weights add to 1, and 10⁻³⁰⁰ is far below a double's 10⁻¹⁶ resolution of 1).
+constexpr real kNegligibleLogWeight = -690;
+
 static void logsumexp_backward(Tape& t, std::uint32_t self) {
-    // ∂x = g ⊙ exp(x − y) = g ⊙ softmax(x); zero on a line of −∞ (where y = −∞).
+    // ∂x = g ⊙ exp(x − y) = g ⊙ softmax(x); zero on a line of −∞ (where y = −∞), and for weights
+    // below e^−690 (Note [negligible softmax weights]).
     const Node& n = t.node(self);
     real beta = 0;
     Array* dst = t.grad_for_write(n.inputs[0], beta);
@@ -219,7 +229,8 @@ static void logsumexp_backward(Tape& t, std::uint32_t self) {
         const real* in = x.data() + l * L.stride;
         real* out = dst->data() + l * L.stride;
         for (std::size_t k = 0; k < L.length; ++k) {
-            const real v = empty_mass ? 0.0 : g * std::exp(in[k * L.step] - y);
+            const real d = in[k * L.step] - y;
+            const real v = empty_mass || d < kNegligibleLogWeight ? 0.0 : g * std::exp(d);
             out[k * L.step] = beta == 0 ? v : out[k * L.step] + v;
         }
     }

@@ -60,13 +60,17 @@ MaskedLinear::MaskedLinear(std::size_t in, std::size_t out, Array mask, Rng& rng
     : mask_(checked_mask(in, out, std::move(mask))) {
     weight = Parameter("weight", glorot_uniform(rng, in, out) * mask_);
     bias = Parameter("bias", zeros(1, out));
+    if (in * out >= kTiledMinSize) {
+        auto tiles = std::make_shared<WeightTiles>(tile_mask(mask_));
+        if (tiles->fraction() <= kTiledMaxFraction) tiles_ = std::move(tiles);
+    }
 }
 
 Var MaskedLinear::forward(Var x) {
     check_input_width("MaskedLinear", x, in_features());
     Tape& t = x.tape();
     const Var masked_weight = mul(t.param(weight), t.constant(mask_));
-    return linear(x, masked_weight, t.param(bias));
+    return tiles_ ? tiled_linear(x, masked_weight, t.param(bias), *tiles_) : linear(x, masked_weight, t.param(bias));
 }
 
 void MaskedLinear::collect_parameters(ParameterList& out, const std::string& prefix) {

@@ -64,6 +64,8 @@ public:
     const std::vector<std::size_t>& input_degrees() const { return input_degrees_; }
     // The masks of the masked layers, in order (in×out each, entries 0 or 1).
     const std::vector<Array>& masks() const { return masks_; }
+    // The masked layers, in order (for benchmarks and tests that look inside).
+    const std::vector<MaskedLinear>& layers() const { return layers_; }
     const MadeConfig& config() const { return config_; }
 
 private:

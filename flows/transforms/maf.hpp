@@ -83,6 +83,7 @@ public:
     // Degree of input i, 1..D: z_i depends on x_j only when degrees[j] < degrees[i] (or j = i).
     const std::vector<std::size_t>& input_degrees() const { return config_.degrees; }
     const MafConfig& maf_config() const { return config_; }
+    const Made& made() const { return made_; }
 
 private:
     struct Affine {

@@ -344,6 +344,21 @@ BOOST_AUTO_TEST_CASE(logsumexp_of_huge_and_infinite_values) {
     BOOST_TEST(same(g, Array{{0.5, 0.5}, {0, 1}, {0, 0}, {0, 1}}, 1e-12));
 }
 
+BOOST_AUTO_TEST_CASE(logsumexp_gradient_drops_negligible_weights) {
+    // Weights below e^-690 are exact zeros in the gradient (no subnormal numbers reach the sweep);
+    // just above that they are kept, and the rest of the line is unchanged.
+    Tape t;
+    const Var x = t.variable(Array{{0.0, -1000.0, -687.0, std::log(3.0)}});  // y = log 4: −687 − y ≈ −688.4
+    t.backward(logsumexp(x, 1));
+    const Array& g = t.grad(x);
+    const real total = 1 + 3 + std::exp(-687.0);
+    BOOST_TEST(g(0, 1) == 0.0);
+    BOOST_TEST(g(0, 2) > 0.0);
+    BOOST_TEST(std::fpclassify(g(0, 2)) == FP_NORMAL);
+    BOOST_TEST(g(0, 0) == 1 / total, boost::test_tools::tolerance(1e-15));
+    BOOST_TEST(g(0, 3) == 3 / total, boost::test_tools::tolerance(1e-15));
+}
+
 BOOST_AUTO_TEST_CASE(logsumexp_along_columns_and_without_nan_for_finite_input) {
     Tape t;
     const Var x = t.constant(Array{{1000, -1e300}, {1000, 1e300}});
