@@ -26,6 +26,7 @@
 #include "data/csv.hpp"
 #include "data/dataset.hpp"
 #include "data/datasets.hpp"
+#include "data/pca.hpp"
 #include "data/targets.hpp"
 #include "nn/activation.hpp"
 #include "nn/adam.hpp"
