@@ -15,6 +15,7 @@
 #include "cluster/meanshift.hpp"
 #include "cluster/metrics.hpp"
 #include "cluster/minibatch_kmeans.hpp"
+#include "cluster/random_labels.hpp"
 #include "cluster/registry.hpp"
 #include "cluster/silhouette.hpp"
 #include "cluster/spectral.hpp"
