@@ -8,9 +8,19 @@
 //   n_c = Σ_i r_ic + 10ε,  π_c = n_c / N,  μ_c = Σ_i r_ic x_i / n_c,
 //   Σ_c = Σ_i r_ic (x_i − μ_c)(x_i − μ_c)ᵀ / n_c + reg_covar·I.
 // It stops when the mean log-likelihood (computed in the E step, before the M step, so it never
-// decreases) changes by less than tol, or after max_iter steps; a last E step gives the labels.
-// Densities use the Cholesky factor of each covariance (hand-written, D is small): log N(x; μ, Σ) =
-// −½(D log 2π + ‖L⁻¹(x − μ)‖²) − Σ log L_jj. Memory O(N·k + k·D²).
+// decreases) changes by less than tol, or after max_iter steps. With n_init > 1 the EM is run from
+// n_init k-means initialisations, drawn from rng one after another, and the run with the highest
+// final mean log-likelihood (sklearn's lower_bound_; the earlier run on ties) is kept; a last E step
+// with its parameters gives the labels.
+//
+// Densities use the lower Cholesky factor L of each covariance (LAPACK potrf, then trtri for L⁻¹):
+// log N(x; μ, Σ) = −½(D log 2π + ‖L⁻¹(x − μ)‖²) − Σ log L_jj, with L⁻¹(x − μ) for a block of rows at
+// once by one BLAS trmm. The M step's covariance is one BLAS syrk per block of rows, on
+// √r_ic (x_i − μ_c), skipping the rows whose responsibility is exactly 0 (on 784-pixel MNIST with
+// k = 10, four rows in five). A step costs about k·N·D² flops for the E step and up to as much for
+// the M step; memory is O(N·k + k·D²). `threads` spreads the components of both steps over threads; each
+// component is computed in the same order whatever the thread count, so the bits do not depend on
+// it. With threads > 1, OPENBLAS_NUM_THREADS=1 keeps OpenBLAS's own pool from competing for the cores.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +37,8 @@ struct GaussianMixtureOptions {
     double reg_covar = 1e-6;  // added to every covariance's diagonal
     double tol = 1e-3;        // on the change of the mean log-likelihood
     int max_iter = 100;
+    int n_init = 1;           // EM runs from their own k-means initialisations; the best is kept
+    std::size_t threads = 1;  // components' E and M steps at once; the result does not depend on it
 };
 
 struct GaussianMixtureFit {
@@ -41,14 +53,14 @@ struct GaussianMixtureFit {
     int iterations = 0;
 };
 
-// EM from k-means initialisation. Throws ValueError for empty/non-finite X, k = 0 or k > N, fewer
-// than k distinct points, reg_covar < 0, tol < 0, max_iter < 1, or a covariance that is not positive
-// definite (only with reg_covar = 0).
+// The best of opt.n_init EM runs from k-means initialisation. Throws ValueError for empty/non-finite
+// X, k = 0 or k > N, fewer than k distinct points, reg_covar < 0, tol < 0, max_iter < 1, n_init < 1,
+// threads = 0, or a covariance that is not positive definite (only with reg_covar = 0).
 GaussianMixtureFit gaussian_mixture(const Array& X, const GaussianMixtureOptions& opt, Rng& rng);
 
 // EM from given weights (k), means (k×D) and covariances (k of D×D, symmetric positive definite);
-// opt.k is ignored (taken from the means). Deterministic: matches sklearn given weights_init,
-// means_init and precisions_init = Σ⁻¹.
+// opt.k and opt.n_init are ignored (k is taken from the means; every run would be the same).
+// Deterministic: matches sklearn given weights_init, means_init and precisions_init = Σ⁻¹.
 GaussianMixtureFit gaussian_mixture_from(const Array& X, const std::vector<double>& weights, const Array& means,
                                          const std::vector<Array>& covariances, const GaussianMixtureOptions& opt);
 
