@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/random.hpp"
 #include "data/csv.hpp"
+#include "data/pca.hpp"
 #include "flows/model_file.hpp"
 
 // OpenBLAS's own extension (declared here: <cblas.h> conflicts with xtensor-blas's prototypes).
@@ -53,8 +54,34 @@ LoadedModel load_model_with_columns(const std::string& who, const std::string& p
     if (loaded.model->context_dim() > 0)
         throw ValueError(who + ": the model in " + path + " is conditional (context dimension " +
                          std::to_string(loaded.model->context_dim()) + "); the command has no context to give it");
-    loaded.columns = columns_from_extra(loaded.extra, loaded.model->dim());
+    std::size_t data_dims = loaded.model->dim();
+    if (loaded.extra.is_object() && loaded.extra.contains("pca")) {
+        try {
+            loaded.pca = std::make_shared<const data::Pca>(data::Pca::from_json(loaded.extra["pca"]));
+        } catch (const Error& e) {
+            throw ValueError(who + ": " + path + ": its PCA (extra.pca) is not valid: " + e.what());
+        }
+        if (loaded.pca->size() != loaded.model->dim())
+            throw ValueError(who + ": " + path + ": its PCA has " + std::to_string(loaded.pca->size()) +
+                             " components but the model's dimension is " + std::to_string(loaded.model->dim()));
+        data_dims = loaded.pca->dims();
+    }
+    loaded.columns = columns_from_extra(loaded.extra, data_dims);
     return loaded;
+}
+
+Array model_input(const LoadedModel& loaded, const Array& rows) {
+    return loaded.pca ? loaded.pca->transform(rows) : rows;
+}
+
+Array to_data_columns(const LoadedModel& loaded, const Array& draws) {
+    return loaded.pca ? loaded.pca->inverse_transform(draws) : draws;
+}
+
+void refuse_pca(const std::string& who, const std::string& path, const LoadedModel& loaded) {
+    if (loaded.pca)
+        throw ValueError(who + ": the model in " + path + " was trained on " + std::to_string(loaded.pca->size()) +
+                         " principal components (train --pca); " + who + " needs a model of the data's own columns");
 }
 
 Array read_model_data(const std::string& who, const std::string& path, const LoadedModel& loaded) {

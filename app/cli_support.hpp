@@ -5,8 +5,13 @@
 // [...]}), so sample can write the same header and logprob/plot can pick the model's columns out of
 // a file that has more (a label column, say). A model file without that field (written by other
 // code) gets the names x0, x1, ...
+//
+// A model trained with `train --pca P` holds its projection (data/pca.hpp) in extra["pca"]: the
+// columns are then the data's D columns, the model's own dimension is P, and model_input /
+// to_data_columns map between them (the model's density is that of the projected rows).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,22 +21,38 @@
 #include "core/types.hpp"
 #include "flows/distribution.hpp"
 
+namespace flowtape::data {
+struct Pca;
+}
+
 namespace flowtape::app {
 
 struct LoadedModel {
     DistributionPtr model;
-    std::vector<std::string> columns;  // one name per dimension
-    nlohmann::json extra;              // the file's "extra" value (null if none)
+    std::vector<std::string> columns;      // one name per data column (the model's dimension without PCA)
+    nlohmann::json extra;                  // the file's "extra" value (null if none)
+    std::shared_ptr<const data::Pca> pca;  // the projection in front of the model, or null
 };
 
 // load_model plus the column names; ValueError naming `who` when the model is conditional (the
 // command has no way to give it a context).
 LoadedModel load_model_with_columns(const std::string& who, const std::string& path);
 
-// The rows of the CSV file at `path` as the model's input: the model's columns picked by name when
-// the file has all of them, else every column of the file when their number is the model's
-// dimension. ShapeError naming `who`, both column lists and the dimension otherwise.
+// The rows of the CSV file at `path` in the model's data columns: picked by name when the file has
+// all of them, else every column of the file when their number is the columns'. ShapeError naming
+// `who`, both column lists and the dimension otherwise.
 Array read_model_data(const std::string& who, const std::string& path, const LoadedModel& loaded);
+
+// Rows in the data columns as the model's input: projected when the model has a PCA in front.
+Array model_input(const LoadedModel& loaded, const Array& rows);
+
+// The model's draws in the data columns: mapped back through the PCA when there is one (the
+// reconstruction from P components), unchanged otherwise.
+Array to_data_columns(const LoadedModel& loaded, const Array& draws);
+
+// ValueError naming `who` when the model has a PCA in front (commands that need the model on the
+// data's own columns: plot, kl).
+void refuse_pca(const std::string& who, const std::string& path, const LoadedModel& loaded);
 
 // A CLI11 check for unsigned options: digits only, so "-3" is refused instead of wrapping around to
 // a huge unsigned value (CLI11's conversion to std::size_t accepts a minus sign).

@@ -300,6 +300,57 @@ ok "cluster --algo meanshift: finds k = 3 on three Gaussians (ARI $ari), ignores
 printf 'x0,x1\n1,2\nnan,3\n4,5\n' >"$tmp/nan.csv"
 printf 'label\n1\n2.5\n' >"$tmp/frac.csv"
 head -101 "$tmp/cog2000.csv" >"$tmp/cog100.csv"
+# ---- the mixture of flows: train --flow mixture, cluster, sample's component column, plot, PCA ----
+"$flowtape" datasets two-bananas -n 400 --labels --seed 1 >"$tmp/bananas.csv"
+mix=(train --flow mixture --labels-column label --data "$tmp/bananas.csv" --epochs 40 --runs 2 --seed 1 --quiet)
+"$flowtape" "${mix[@]}" --out "$tmp/mix.json" --threads 2 >"$tmp/mix_summary.json"
+grep -q '"components": 2,' "$tmp/mix_summary.json" || fail "mixture: K is not the 2 classes of the label column"
+grep -q '"best_seed": [12],' "$tmp/mix_summary.json" || fail "mixture: the summary has no best seed among 1, 2"
+grep -Eq '"accuracy": (0\.[0-9]|1\.0)' "$tmp/mix_summary.json" || fail "mixture: the summary has no accuracy against the labels"
+"$flowtape" "${mix[@]}" --out "$tmp/mix1.json" --threads 1 >/dev/null
+cmp -s <("$flowtape" logprob --model "$tmp/mix.json" --data "$tmp/bananas.csv") \
+       <("$flowtape" logprob --model "$tmp/mix1.json" --data "$tmp/bananas.csv") || fail "mixture: 2 threads and 1 give different models"
+ok "mixture: train takes K from the labels, reports the best run and the metrics; runs on 1 or 2 threads give one model"
+
+"$flowtape" cluster --model "$tmp/mix.json" --data "$tmp/bananas.csv" --quiet >"$tmp/mix_labels.csv"
+[[ $(head -1 "$tmp/mix_labels.csv") == "x0,x1,label" && $(rows "$tmp/mix_labels.csv") == 400 ]] ||
+  fail "mixture: cluster --model wrote '$(head -1 "$tmp/mix_labels.csv")' and $(rows "$tmp/mix_labels.csv") rows"
+awk -F, 'NR > 1 && $3 !~ /^[01]$/ { exit 1 }' "$tmp/mix_labels.csv" || fail "mixture: cluster labels are not 0 or 1"
+"$flowtape" sample --model "$tmp/mix.json" -n 60 --seed 2 >"$tmp/mix_sample.csv"
+[[ $(head -1 "$tmp/mix_sample.csv") == "x0,x1,component" && $(rows "$tmp/mix_sample.csv") == 60 ]] ||
+  fail "mixture: sample wrote '$(head -1 "$tmp/mix_sample.csv")' and $(rows "$tmp/mix_sample.csv") rows"
+awk -F, 'NR > 1 && $3 !~ /^[01]$/ { exit 1 }' "$tmp/mix_sample.csv" || fail "mixture: sample's components are not 0 or 1"
+"$flowtape" plot --model "$tmp/mix.json" --data "$tmp/bananas.csv" --label-column label --out "$tmp/mix.png" --grid 30 --quiet
+[[ $(head -c 8 "$tmp/mix.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "mixture: plot wrote no PNG"
+"$flowtape" cluster --algo flow-mixture --k 2 --data "$tmp/bananas.csv" --label-column label --runs 1 --epochs 20 --quiet \
+  >"$tmp/fm_labels.csv"
+awk -F, 'NR > 1 && $3 !~ /^[01]$/ { exit 1 }' "$tmp/fm_labels.csv" || fail "mixture: cluster --algo flow-mixture labels"
+ok "mixture: cluster --model and --algo flow-mixture label every row, sample adds the component column, plot draws it"
+
+# PCA in front: three columns of which the third is x0 − x1, so two components keep everything.
+awk -F, 'NR == 1 { print "x0,x1,x2"; next } { printf "%s,%s,%.12g\n", $1, $2, $1 - $2 }' "$tmp/bananas.csv" >"$tmp/bananas3.csv"
+"$flowtape" train --flow mixture --components 2 --pca 2 --data "$tmp/bananas3.csv" --out "$tmp/mixpca.json" --epochs 20 \
+  --runs 1 --quiet >"$tmp/mixpca_summary.json"
+grep -q '"pca_explained_variance_ratio": 1' "$tmp/mixpca_summary.json" || grep -q '"pca_explained_variance_ratio": 0\.99999' "$tmp/mixpca_summary.json" ||
+  fail "mixture: two components of a rank-2 file do not keep all its variance: $(grep pca_explained "$tmp/mixpca_summary.json")"
+[[ $(rows <("$flowtape" logprob --model "$tmp/mixpca.json" --data "$tmp/bananas3.csv")) == 400 ]] || fail "mixture: logprob of a PCA model"
+"$flowtape" sample --model "$tmp/mixpca.json" -n 20 >"$tmp/mixpca_sample.csv"
+[[ $(head -1 "$tmp/mixpca_sample.csv") == "x0,x1,x2,component" ]] || fail "mixture: PCA sample header '$(head -1 "$tmp/mixpca_sample.csv")'"
+awk -F, 'NR > 1 { d = $1 - $2 - $3; if (d > 1e-9 || d < -1e-9) exit 1 }' "$tmp/mixpca_sample.csv" ||
+  fail "mixture: PCA draws mapped back do not lie in the data's plane (x2 = x0 − x1)"
+[[ $(rows <("$flowtape" cluster --model "$tmp/mixpca.json" --data "$tmp/bananas3.csv" --quiet)) == 400 ]] || fail "mixture: cluster a PCA model"
+ok "mixture: --pca keeps the projection in the model file; logprob, cluster project, sample maps back into the plane"
+expect_usage_error plot --model "$tmp/mixpca.json" --out "$tmp/nope.png"
+expect_usage_error train --flow mixture --components 2 --pca 4 --data "$tmp/bananas3.csv" --out "$tmp/nope.json" --quiet
+expect_usage_error train --flow mixture --components 401 --data "$tmp/bananas.csv" --labels-column label --out "$tmp/nope.json" --quiet
+expect_usage_error train --flow mixture --components 2 --runs 0 --data "$tmp/bananas.csv" --out "$tmp/nope.json" --quiet
+expect_usage_error train --flow mixture --data "$tmp/bananas.csv" --out "$tmp/nope.json" --quiet
+awk -F, 'NR == 1 { print "x0,x1,c"; next } { print $1 "," $2 ",7" }' "$tmp/bananas.csv" >"$tmp/constant.csv"
+expect_usage_error train --flow mixture --components 2 --data "$tmp/constant.csv" --out "$tmp/nope.json" --quiet
+[[ $(<"$tmp/err") == *"column 'c' is constant"* ]] ||
+  fail "mixture: the constant-column error does not name the column: $(<"$tmp/err")"
+[[ ! -e $tmp/nope.json ]] || fail "mixture: a failed train left a model file"
+
 expect_usage_error cluster --data "$tmp/missing.csv"
 expect_usage_error cluster --data "$tmp/ragged.csv"
 expect_usage_error cluster --data "$tmp/nan.csv"

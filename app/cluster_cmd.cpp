@@ -190,7 +190,7 @@ void run_cluster_by_model(const ClusterOptions& o) {
     Dataset data;
     data.x = read_model_data("cluster", o.data, loaded);
     data.columns = loaded.columns;
-    const std::vector<std::size_t> predicted = predict_components(*loaded.model, data.x);
+    const std::vector<std::size_t> predicted = predict_components(*loaded.model, model_input(loaded, data.x));
     std::vector<std::size_t> sizes(mixture->size(), 0);
     for (std::size_t l : predicted) ++sizes[l];
     write_labelled(data, cluster::Labels(predicted.begin(), predicted.end()));

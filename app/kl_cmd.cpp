@@ -44,6 +44,7 @@ void run_kl(const KlOptions& o) {
         throw ValueError("kl: unknown --target '" + o.target + "' (one of: " + join(targets) + ")");
     if (o.n < 2) throw ValueError("kl: -n must be at least 2 to estimate an error, got " + std::to_string(o.n));
     const LoadedModel loaded = load_model_with_columns("kl", o.model);
+    refuse_pca("kl", o.model, loaded);
     if (loaded.model->dim() != 2)
         throw ShapeError("kl: the model in " + o.model + " has dimension " + std::to_string(loaded.model->dim()) +
                          " but the target '" + o.target + "' is 2-D");

@@ -2,6 +2,8 @@
 // file, as a CSV column "logp" on stdout (one value per data row, in order). The model's columns
 // are picked from the file by name, so a file with extra columns (labels, weights) works; a file
 // with other names works when it has exactly as many columns as the model has dimensions.
+// A model trained on principal components (train --pca) scores the projected rows: the density is
+// that of the P components, not of the D columns.
 #include <cmath>
 #include <iostream>
 #include <memory>
@@ -22,7 +24,7 @@ struct LogprobOptions {
 
 void run_logprob(const LogprobOptions& o) {
     const LoadedModel loaded = load_model_with_columns("logprob", o.model);
-    const Array x = read_model_data("logprob", o.data, loaded);
+    const Array x = model_input(loaded, read_model_data("logprob", o.data, loaded));
     const Array lp = log_prob_rows(*loaded.model, x);
     for (std::size_t i = 0; i < lp.shape()[0]; ++i)
         if (!std::isfinite(lp(i, 0)))

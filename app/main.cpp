@@ -68,8 +68,8 @@ int main(int argc, char** argv) {
         // CLI11 says "A subcommand is required" without naming them; `bench` alone needs an experiment.
         const CLI::App* bench = cli.get_subcommand("bench");
         if (bench->parsed() && bench->get_subcommands().empty())
-            return report("bench: name an experiment: pnf (the piecewise-flows paper) or cnf (the multimodal-base "
-                          "CNF paper); see flowtape bench --help",
+            return report("bench: name an experiment: pnf (the piecewise-flows paper), cnf (the multimodal-base "
+                          "CNF paper) or mixture (the mixtures-of-flows paper); see flowtape bench --help",
                           kBadInput);
         return report(e.what(), kBadInput);
     }

@@ -131,6 +131,7 @@ void run_plot(const PlotOptions& o) {
         throw ValueError("plot: --grid must be in [2, " + std::to_string(kMaxGrid) + "], got " + std::to_string(o.grid));
     if (o.data.empty() && o.samples == 0) throw ValueError("plot: --samples must be at least 1, got 0");
     const LoadedModel loaded = load_model_with_columns("plot", o.model);
+    refuse_pca("plot", o.model, loaded);
     if (loaded.model->dim() != 2)
         throw ShapeError("plot: the model in " + o.model + " has dimension " + std::to_string(loaded.model->dim()) +
                          "; plot draws 2-D models only");

@@ -1,7 +1,9 @@
 // `flowtape sample --model M.json -n N`: N draws from a saved model, as CSV on stdout under the
 // names of the columns the model was trained on. The draws are a deterministic function of --seed.
 // For a model holding a mixture (train --flow mixture) a last column, `component`, says which
-// component each draw came from (the draws themselves are the same as without it).
+// component each draw came from (the draws themselves are the same as without it). A model trained
+// on principal components (train --pca) draws in their space; its draws are mapped back to the
+// data's columns (the reconstruction from P components).
 #include <cstdint>
 #include <iostream>
 #include <memory>
@@ -29,9 +31,9 @@ void run_sample(const SampleOptions& o) {
         const ComponentDraws draws = sample_components(*loaded.model, o.n, o.seed);
         IndexArray component = IndexArray::from_shape({o.n, 1});
         for (std::size_t i = 0; i < o.n; ++i) component(i, 0) = static_cast<std::int64_t>(draws.component[i]);
-        write_csv(std::cout, draws.x, loaded.columns, component, "component");
+        write_csv(std::cout, to_data_columns(loaded, draws.x), loaded.columns, component, "component");
     } else {
-        write_csv(std::cout, sample_rows(*loaded.model, o.n, o.seed), loaded.columns);  // NonFiniteError if not finite
+        write_csv(std::cout, to_data_columns(loaded, sample_rows(*loaded.model, o.n, o.seed)), loaded.columns);  // NonFiniteError if not finite
     }
     std::cout.flush();
     if (!std::cout) throw IoError("sample: could not write to stdout");

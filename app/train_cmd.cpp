@@ -190,8 +190,9 @@ FitOptions fit_options_of(const TrainOptions& o) {
 // Saves the model with the data's column names, the options and the summary in its "extra", then
 // prints the summary (with the flow, the file, the rows and the columns) on stdout.
 void save_and_summarise(const TrainOptions& o, Distribution& model, const Dataset& data, const nlohmann::json& options,
-                        nlohmann::json summary) {
-    const nlohmann::json extra{{"columns", data.columns}, {"options", options}, {"report", summary}};
+                        nlohmann::json summary, const nlohmann::json& more_extra) {
+    nlohmann::json extra{{"columns", data.columns}, {"options", options}, {"report", summary}};
+    if (more_extra.is_object()) extra.update(more_extra);
     save_model(model, o.out, extra);
     if (!o.quiet) std::cerr << "train: saved " << o.out << "\n";
     summary["flow"] = o.flow;

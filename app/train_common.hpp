@@ -79,8 +79,9 @@ nlohmann::json options_json(const TrainOptions& o);
 nlohmann::json report_json(const FitReport& r, std::size_t parameters);
 // Saves the model with the data's column names, `options` and `summary` in its "extra", then
 // prints the summary (with the flow, the file, the rows and the columns) on stdout.
+// `more_extra` (an object, or null) adds fields to the extra, e.g. the PCA of --pca.
 void save_and_summarise(const TrainOptions& o, Distribution& model, const Dataset& data, const nlohmann::json& options,
-                        nlohmann::json summary);
+                        nlohmann::json summary, const nlohmann::json& more_extra = nullptr);
 
 // --flow mixture (app/train_mixture.cpp).
 void run_train_mixture(const TrainOptions& o);

@@ -8,14 +8,17 @@
 // ε = 10⁻⁷, no validation split (--val-fraction 0) and no early stopping, 10 runs (--runs) of which
 // the lowest training loss is kept. K is --components, or the number of classes of --labels-column.
 // With --pca P the model is trained on the first P principal components of the rows (fitted on them,
-// centred, not whitened); the model file's extra holds the projection, and its density is that of
-// the projected rows.
+// centred, not whitened); the model file's extra holds the projection ("pca"), its density is that
+// of the projected rows, cluster/logprob project the rows they read and sample maps its draws back
+// to the data's columns (app/cli_support.hpp). The summary gives the variance the P components keep.
 //
 // The summary adds every run's loss, the chosen seed, the rows per component (components that no
 // row chose are named), and, with --labels-column, the clustering's purity, adjusted Rand index,
 // NMI and unsupervised accuracy against those labels.
 #include <algorithm>
 #include <iostream>
+#include <numeric>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -24,6 +27,7 @@
 #include "cluster/metrics.hpp"
 #include "core/error.hpp"
 #include "data/csv.hpp"
+#include "data/pca.hpp"
 #include "flows/mixtures/flow_mixture.hpp"
 
 namespace flowtape::app::train {
@@ -39,6 +43,17 @@ std::size_t class_count(const IndexArray& labels, const std::string& path) {
         classes.insert(labels(i, 0));
     }
     return classes.size();
+}
+
+// Min-max scaling divides by each column's range: a constant column is an error naming it.
+void require_varying_columns(const Dataset& data, const std::string& path) {
+    for (std::size_t j = 0; j < data.dims(); ++j) {
+        bool varies = false;
+        for (std::size_t i = 1; i < data.rows() && !varies; ++i) varies = data.x(i, j) != data.x(0, j);
+        if (!varies)
+            throw ValueError("train: " + path + ": column '" + data.columns[j] +
+                             "' is constant, which min-max scaling cannot map to [0, 1]; drop it or pass --scale none");
+    }
 }
 
 FlowMixtureOptions mixture_options(const TrainOptions& o, std::size_t k) {
@@ -82,10 +97,12 @@ nlohmann::json metrics_json(const IndexArray& labels, const std::vector<std::siz
 
 void run_train_mixture(const TrainOptions& o) {
     if (o.runs == 0) throw ValueError("train: --runs must be at least 1, got 0");
-    if (o.pca > 0) throw ValueError("train: --pca is not available yet in this build");
+    if (!o.weights_column.empty())
+        throw ValueError("train: --weights-column is not for --flow mixture (its loss is the plain mean NLL)");
     CsvOptions csv;
     csv.labels_column = o.labels_column;
     const Dataset data = read_csv(o.data, csv);
+    if (o.scale == "minmax") require_varying_columns(data, o.data);
     const std::size_t k = o.components > 0 ? o.components
                           : data.labels   ? class_count(*data.labels, o.data)
                                           : 0;
@@ -93,10 +110,20 @@ void run_train_mixture(const TrainOptions& o) {
         throw ValueError("train: --flow mixture needs --components K (or --labels-column to take K from the classes)");
     const FlowMixtureOptions m = mixture_options(o, k);
     warn_if_generic_blas(o.quiet);
+    std::optional<data::Pca> pca;
+    if (o.pca > 0) {
+        if (o.pca > std::min(data.rows(), data.dims()))
+            throw ValueError("train: --pca " + std::to_string(o.pca) + " is more than the " +
+                             std::to_string(std::min(data.rows(), data.dims())) + " components " + o.data +
+                             " has (the smaller of its rows and columns)");
+        pca = data::Pca::fit(data.x, o.pca);
+    }
+    const Array x = pca ? pca->transform(data.x) : data.x;
     if (!o.quiet)
         std::cerr << "train: mixture of " << k << " " << m.spec.component << " flows, " << m.runs << " run(s) of "
-                  << m.fit.epochs << " epochs, " << data.rows() << " rows of " << data.dims() << " columns\n";
-    const FlowMixtureFit fitted = fit_flow_mixture(data.x, m);
+                  << m.fit.epochs << " epochs, " << data.rows() << " rows of " << data.dims() << " columns"
+                  << (pca ? " projected on " + std::to_string(o.pca) + " principal components" : std::string()) << "\n";
+    const FlowMixtureFit fitted = fit_flow_mixture(x, m);
     if (fitted.diverged) throw std::runtime_error("train: " + fitted.message + "; no model saved");
     if (!o.quiet) std::cerr << "train: " << fitted.message << "\n";
 
@@ -127,8 +154,12 @@ void run_train_mixture(const TrainOptions& o) {
                     {"batch", m.fit.batch},
                     {"val_fraction", m.fit.val_fraction},
                     {"runs", m.runs},
+                    {"pca", o.pca},
                     {"labels_column", o.labels_column.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.labels_column)}});
-    save_and_summarise(o, *fitted.model, data, options, summary);
+    if (pca) summary["pca_explained_variance_ratio"] = std::accumulate(pca->explained_variance_ratio.begin(),
+                                                                         pca->explained_variance_ratio.end(), 0.0);
+    save_and_summarise(o, *fitted.model, data, options, summary,
+                       pca ? nlohmann::json{{"pca", pca->to_json()}} : nlohmann::json(nullptr));
 }
 
 }  // namespace flowtape::app::train

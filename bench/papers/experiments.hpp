@@ -15,4 +15,9 @@ Command add_bench_pnf(CLI::App& bench, int argc, char** argv);
 // cascading-moons experiment, Figure 2 (multimodal_cnf.cpp).
 Command add_bench_cnf(CLI::App& bench, int argc, char** argv);
 
+// `flowtape bench mixture`: the mixtures-of-flows paper (Ciobanu), its Figure 1 and Tables 1, 3
+// and 4 with the 2-D metrics, held-out log-likelihoods and the k-means start beside them
+// (mixtures_of_flows.cpp).
+Command add_bench_mixture(CLI::App& bench, int argc, char** argv);
+
 }  // namespace flowtape::app

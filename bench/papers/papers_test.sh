@@ -62,7 +62,7 @@ expect_usage_error bench pnf --targets two-moons,no-such-target --out "$tmp/c"
 expect_usage_error bench pnf --samples 10 --out "$tmp/c"
 expect_usage_error bench pnf --out /proc/no/such/dir
 expect_usage_error bench
-[[ $(<"$tmp/err") == *"pnf"*"cnf"* ]] || fail "flowtape bench does not name its experiments: $(<"$tmp/err")"
+[[ $(<"$tmp/err") == *"pnf"*"cnf"*"mixture"* ]] || fail "flowtape bench does not name its experiments: $(<"$tmp/err")"
 
 # `flowtape bench cnf` at a tiny size: exit 0, the four files (two PNGs), runs.json with both bases
 # for both training sets and finite bits/dim for all six classes, and with the GMM base the training
@@ -101,4 +101,44 @@ expect_usage_error bench cnf --runs 0 --out "$tmp/c"
 expect_usage_error bench cnf --samples 5 --out "$tmp/c"
 expect_usage_error bench cnf --dynamics spline --out "$tmp/c"
 expect_usage_error bench cnf --out /proc/no/such/dir
+# `flowtape bench mixture` at a tiny size without image sets (no test needs MNIST): exit 0, the three
+# files, runs.json with the four methods and the k-means start on both sets, metrics in range, a
+# held-out log-likelihood for each set, and the paper's Table 1 numbers beside the empty image rows.
+mix=(bench mixture --quick --sets two-bananas,pinwheel-johnson --images none --epochs 30 --grid 20 --quiet)
+OPENBLAS_NUM_THREADS=1 "$flowtape" "${mix[@]}" --out "$tmp/mix" >"$tmp/mix.md" || fail "bench mixture failed"
+for f in results.md runs.json figure1.png; do
+  [[ -s $tmp/mix/$f ]] || fail "bench mixture wrote no $f"
+done
+[[ $(head -c 8 "$tmp/mix/figure1.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "mixture figure1.png is not a PNG"
+cmp -s "$tmp/mix.md" "$tmp/mix/results.md" || fail "bench mixture: stdout differs from results.md"
+grep -q '^## Table 1: the image sets' "$tmp/mix/results.md" || fail "bench mixture: no Table 1"
+grep -q '| MNIST5 PCA | — / 0.2204 | — / 0.8810 | — / 0.8650 | — / 0.6779 |' "$tmp/mix/results.md" ||
+  fail "bench mixture: the paper's MNIST5 PCA purity row is missing"
+grep -q 'CIFAR-10: not reachable' "$tmp/mix/results.md" || fail "bench mixture: CIFAR-10 is not marked unreachable"
+/usr/bin/env python3 - "$tmp/mix/runs.json" <<'PY' || fail "bench mixture: runs.json is not what it should be"
+import json, math, sys
+doc = json.load(open(sys.argv[1]))
+methods = doc["methods"]
+want = {(s, m) for s in ("two-bananas", "pinwheel-johnson")
+        for m in ("random", "kmeans", "gmm", "flow-mixture", "flow-mixture-kmeans-start")}
+assert {(r["data"], r["method"]) for r in methods} == want, methods
+for r in methods:
+    for name in ("purity", "nmi", "accuracy"):
+        assert 0 <= r["metrics"][name] <= 1, r
+    assert -1 <= r["metrics"]["ari"] <= 1, r
+    assert sum(r["sizes"]) == (4000 if r["data"] == "two-bananas" else 2560), r
+    rows = r["contingency"]
+    assert all(abs(sum(row) - 1) < 1e-12 for row in rows), r
+assert sorted(h["data"] for h in doc["held_out"]) == ["pinwheel-johnson", "two-bananas"], doc["held_out"]
+assert all(math.isfinite(h["mixture"]) and math.isfinite(h["gmm"]) for h in doc["held_out"]), doc["held_out"]
+PY
+OPENBLAS_NUM_THREADS=1 "$flowtape" "${mix[@]}" --out "$tmp/mix2" >/dev/null || fail "second bench mixture failed"
+diff <(sed -n '/^## The 2-D sets/,/^## Time per method/p' "$tmp/mix/results.md") \
+     <(sed -n '/^## The 2-D sets/,/^## Time per method/p' "$tmp/mix2/results.md") >/dev/null ||
+  fail "bench mixture: the same seed gives different tables"
+ok "bench mixture wrote results.md, runs.json and figure1.png; same seed, same tables"
+expect_usage_error bench mixture --runs 0 --out "$tmp/c"
+expect_usage_error bench mixture --sets circles,spirals --out "$tmp/c"
+expect_usage_error bench mixture --images cifar10 --out "$tmp/c"
+expect_usage_error bench mixture --runs -2 --out "$tmp/c"
 echo "bench-test: all passed"
