@@ -87,6 +87,11 @@ std::pair<int, int> panel_grid_size(const PanelGrid& grid);
 // other than theirs or a negative label; IoError when the file cannot be written.
 void write_panel_grid(const std::string& path, const PanelGrid& grid);
 
+// The centres of the G×G cells over [lo, hi]² as G² rows (x, y) in the layout of Panel::density:
+// row i·G + j is x = lo + (j + ½)h, y = lo + (i + ½)h with h = (hi − lo)/G, so a model evaluated at
+// them fills a density or region map cell by cell.
+Array grid_cell_centres(real lo, real hi, std::size_t g);
+
 // The 2-D histogram of the points inside [lo, hi]² (edges included) as a density: bins×bins cells
 // in the layout of Panel::density (cell (i, j) counts points with y in bin i, x in bin j), each count
 // divided by (points inside) · (cell area), so it integrates to 1 over the square. Points outside,

@@ -122,6 +122,18 @@ Array ring_points(std::size_t n, real r) {
     return p;
 }
 
+void check_cell_centres() {
+    // Two cells a side on [0, 4]²: centres at 1 and 3, x running fastest, row 0 at the bottom —
+    // and a point at each centre lands in its own cell of histogram2d (the two layouts agree).
+    const Array c = grid_cell_centres(0, 4, 2);
+    check(c.shape()[0] == 4 && c.shape()[1] == 2 && c(0, 0) == 1 && c(0, 1) == 1 && c(1, 0) == 3 && c(1, 1) == 1 &&
+              c(2, 0) == 1 && c(2, 1) == 3 && c(3, 0) == 3 && c(3, 1) == 3,
+          "grid_cell_centres: (1,1), (3,1), (1,3), (3,3)");
+    const Array one = {{c(1, 0), c(1, 1)}};
+    const Array d = histogram2d(one, 2, 0, 4);
+    check(d(0, 1) > 0 && d(0, 0) == 0 && d(1, 0) == 0 && d(1, 1) == 0, "grid_cell_centres: row 1 is cell (0, 1)");
+}
+
 void check_histogram() {
     // Bins of width 2 on [0, 4]²; the point (4, 4) lies on the edge and belongs to the last bin.
     const Array points = {{0.5, 0.5}, {1, 3}, {3, 1}, {3.5, 3.5}, {3.9, 3}, {4, 4}, {2, 2},
@@ -330,6 +342,7 @@ int main(int argc, char** argv) {
     fs::create_directories(dir);
     try {
         check_histogram();
+        check_cell_centres();
         check_grid(dir);
         check_shared_scale(dir);
         check_line_plot(dir);

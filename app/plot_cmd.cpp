@@ -58,22 +58,9 @@ std::pair<real, real> parse_range(const std::string& text) {
     return {lo, hi};
 }
 
-// The centres of a G×G grid over [lo, hi]²: row i·G + j is x = lo + (j + ½) h, y = lo + (i + ½) h,
-// h = (hi − lo)/G, so cell (i, j) of a grid array is row i·G + j.
-Array grid_points(real lo, real hi, std::size_t g) {
-    const real h = (hi - lo) / static_cast<real>(g);
-    Array points = Array::from_shape({g * g, 2});
-    for (std::size_t i = 0; i < g; ++i)
-        for (std::size_t j = 0; j < g; ++j) {
-            points(i * g + j, 0) = lo + (static_cast<real>(j) + 0.5) * h;
-            points(i * g + j, 1) = lo + (static_cast<real>(i) + 0.5) * h;
-        }
-    return points;
-}
-
 // density(i, j) = exp(log p) at the grid's cell centres.
 Array density_grid(Distribution& model, real lo, real hi, std::size_t g) {
-    const Array points = grid_points(lo, hi, g);
+    const Array points = grid_cell_centres(lo, hi, g);
     const Array lp = log_prob_rows(model, points);
     Array density = Array::from_shape({g, g});
     for (std::size_t k = 0; k < g * g; ++k) {
@@ -91,7 +78,7 @@ void write_mixture_figure(const PlotOptions& o, const LoadedModel& loaded, real 
     Panel density{"model density", density_grid(model, lo, hi, o.grid)};
     Panel regions;
     regions.regions = IndexArray::from_shape({o.grid, o.grid});
-    const std::vector<std::size_t> cells = predict_components(model, grid_points(lo, hi, o.grid));
+    const std::vector<std::size_t> cells = predict_components(model, grid_cell_centres(lo, hi, o.grid));
     for (std::size_t k = 0; k < cells.size(); ++k) regions.regions.data()[k] = static_cast<std::int64_t>(cells[k]);
     Panel clusters;
     std::vector<std::int64_t> truth;

@@ -226,6 +226,17 @@ void write_panel_grid(const std::string& path, const PanelGrid& grid) {
                  [&](cairo_t* cr) { draw_grid(cr, grid, l); }, texts);
 }
 
+Array grid_cell_centres(real lo, real hi, std::size_t g) {
+    const real h = (hi - lo) / static_cast<real>(g);
+    Array points = Array::from_shape({g * g, 2});
+    for (std::size_t i = 0; i < g; ++i)
+        for (std::size_t j = 0; j < g; ++j) {
+            points(i * g + j, 0) = lo + (static_cast<real>(j) + 0.5) * h;
+            points(i * g + j, 1) = lo + (static_cast<real>(i) + 0.5) * h;
+        }
+    return points;
+}
+
 Array histogram2d(const Array& points, std::size_t bins, real lo, real hi) {
     if (points.shape()[1] != 2)
         throw ShapeError("histogram2d: points must have 2 columns, got " + shape_string(shape_of(points)));

@@ -162,14 +162,6 @@ struct Skipped {
     std::string data, reason;
 };
 
-std::vector<std::string> split_list(const std::string& text) {
-    std::vector<std::string> out;
-    std::stringstream ss(text);
-    for (std::string item; std::getline(ss, item, ',');)
-        if (!item.empty()) out.push_back(item);
-    return out;
-}
-
 Labels truth_of(const Dataset& d) {
     Labels t(d.rows());
     for (std::size_t i = 0; i < t.size(); ++i) t[i] = (*d.labels)(i, 0);
@@ -292,18 +284,6 @@ std::vector<MethodResult> baselines(const std::string& data, const Array& x, con
     return out;
 }
 
-// Row-major grid of cell centres over [lo, hi]², row 0 at the bottom (Panel's layout).
-Array grid_points(real lo, real hi, std::size_t g) {
-    Array p = Array::from_shape({g * g, 2});
-    const real step = (hi - lo) / static_cast<real>(g);
-    for (std::size_t i = 0; i < g; ++i)
-        for (std::size_t j = 0; j < g; ++j) {
-            p(i * g + j, 0) = lo + (static_cast<real>(j) + 0.5) * step;
-            p(i * g + j, 1) = lo + (static_cast<real>(i) + 0.5) * step;
-        }
-    return p;
-}
-
 // x min-max scaled per column with the data's own minimum and maximum (the model's first layer).
 Array minmax_scaled(const Array& x) {
     Array s = x;
@@ -324,7 +304,7 @@ std::vector<Panel> figure_row(const Dataset& d, const FlowMixtureFit& fit, std::
     const std::vector<std::int64_t> truth_labels(truth.begin(), truth.end());
     const std::vector<std::int64_t> cluster_labels(fit.labels.begin(), fit.labels.end());
     Mixture* mix = mixture_inside(*fit.model);
-    const Array cells = grid_points(lo, hi, g);
+    const Array cells = grid_cell_centres(lo, hi, g);
 
     Panel data{"data (true classes)", {}};
     data.points = scaled;

@@ -131,14 +131,6 @@ struct RunResult {
     std::string note;
 };
 
-std::vector<std::string> split_list(const std::string& text) {
-    std::vector<std::string> out;
-    std::stringstream in(text);
-    for (std::string item; std::getline(in, item, ',');)
-        if (!item.empty()) out.push_back(item);
-    return out;
-}
-
 void check_options(PnfOptions& o) {
     if (o.runs == 0) throw ValueError("bench pnf: --runs must be at least 1");
     if (o.samples < 100) throw ValueError("bench pnf: --samples must be at least 100, got " + std::to_string(o.samples));

@@ -75,6 +75,14 @@ Spread spread_of(const std::vector<double>& values) {
     return s;
 }
 
+std::vector<std::string> split_list(const std::string& text) {
+    std::vector<std::string> out;
+    std::stringstream in(text);
+    for (std::string item; std::getline(in, item, ',');)
+        if (!item.empty()) out.push_back(item);
+    return out;
+}
+
 std::string fixed(double value, int digits) {
     std::ostringstream o;
     o.setf(std::ios::fixed);

@@ -20,6 +20,9 @@ struct Spread {
 };
 Spread spread_of(const std::vector<double>& values);
 
+// "a,b,,c" → {"a", "b", "c"}: a comma-separated option's items, empty ones dropped.
+std::vector<std::string> split_list(const std::string& text);
+
 // `value` with `digits` decimals, fixed notation.
 std::string fixed(double value, int digits);
 
