@@ -45,17 +45,6 @@ std::size_t class_count(const IndexArray& labels, const std::string& path) {
     return classes.size();
 }
 
-// Min-max scaling divides by each column's range: a constant column is an error naming it.
-void require_varying_columns(const Dataset& data, const std::string& path) {
-    for (std::size_t j = 0; j < data.dims(); ++j) {
-        bool varies = false;
-        for (std::size_t i = 1; i < data.rows() && !varies; ++i) varies = data.x(i, j) != data.x(0, j);
-        if (!varies)
-            throw ValueError("train: " + path + ": column '" + data.columns[j] +
-                             "' is constant, which min-max scaling cannot map to [0, 1]; drop it or pass --scale none");
-    }
-}
-
 FlowMixtureOptions mixture_options(const TrainOptions& o, std::size_t k) {
     FlowMixtureOptions m;
     m.spec.components = k;
@@ -102,13 +91,13 @@ void run_train_mixture(const TrainOptions& o) {
     CsvOptions csv;
     csv.labels_column = o.labels_column;
     const Dataset data = read_csv(o.data, csv);
-    if (o.scale == "minmax") require_varying_columns(data, o.data);
     const std::size_t k = o.components > 0 ? o.components
                           : data.labels   ? class_count(*data.labels, o.data)
                                           : 0;
     if (k == 0)
         throw ValueError("train: --flow mixture needs --components K (or --labels-column to take K from the classes)");
-    const FlowMixtureOptions m = mixture_options(o, k);
+    FlowMixtureOptions m = mixture_options(o, k);
+    m.columns = data.columns;  // a constant column's error names it
     warn_if_generic_blas(o.quiet);
     std::optional<data::Pca> pca;
     if (o.pca > 0) {

@@ -284,22 +284,11 @@ std::vector<MethodResult> baselines(const std::string& data, const Array& x, con
     return out;
 }
 
-// x min-max scaled per column with the data's own minimum and maximum (the model's first layer).
-Array minmax_scaled(const Array& x) {
-    Array s = x;
-    for (std::size_t j = 0; j < x.shape()[1]; ++j) {
-        real lo = x(0, j), hi = x(0, j);
-        for (std::size_t i = 0; i < x.shape()[0]; ++i) lo = std::min(lo, x(i, j)), hi = std::max(hi, x(i, j));
-        for (std::size_t i = 0; i < x.shape()[0]; ++i) s(i, j) = (x(i, j) - lo) / (hi - lo);
-    }
-    return s;
-}
-
 // Figure 1's row for one set: data by class, clustering, regions with points by class, density;
 // all in the scaled square, where the Mixture inside the model lives.
 std::vector<Panel> figure_row(const Dataset& d, const FlowMixtureFit& fit, std::size_t g) {
     const real lo = -0.25, hi = 1.25;
-    const Array scaled = minmax_scaled(d.x);
+    const Array scaled = to_mixture_space(*fit.model, d.x);  // through the model's min-max scaling
     const Labels truth = truth_of(d);
     const std::vector<std::int64_t> truth_labels(truth.begin(), truth.end());
     const std::vector<std::int64_t> cluster_labels(fit.labels.begin(), fit.labels.end());

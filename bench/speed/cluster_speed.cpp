@@ -32,20 +32,9 @@ namespace {
 using flowtape::bench::cpu_model;
 
 using namespace flowtape;
+using flowtape::bench::median_seconds;
 using namespace flowtape::cluster;
 using Clock = std::chrono::steady_clock;
-
-// Median wall time of `reps` calls of f; `value` receives the last call's result.
-double median_seconds(int reps, const std::function<double()>& f, double& value) {
-    std::vector<double> t;
-    for (int r = 0; r < reps; ++r) {
-        const auto start = Clock::now();
-        value = f();
-        t.push_back(std::chrono::duration<double>(Clock::now() - start).count());
-    }
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
-}
 
 }  // namespace
 

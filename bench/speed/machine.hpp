@@ -3,9 +3,13 @@
 // only: each benchmark is one program.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "core/xtensor_blas.hpp"
 
@@ -13,6 +17,18 @@
 extern "C" char* openblas_get_config(void);
 
 namespace flowtape::bench {
+
+// Median wall time of `reps` calls of f; `value` receives the last call's result.
+inline double median_seconds(int reps, const std::function<double()>& f, double& value) {
+    std::vector<double> t;
+    for (int r = 0; r < reps; ++r) {
+        const auto start = std::chrono::steady_clock::now();
+        value = f();
+        t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+}
 
 // The "model name" of /proc/cpuinfo, or "unknown".
 inline std::string cpu_model() {

@@ -35,18 +35,8 @@
 namespace {
 
 using namespace flowtape;
+using flowtape::bench::median_seconds;
 using Clock = std::chrono::steady_clock;
-
-double median_seconds(int reps, const std::function<double()>& f, double& value) {
-    std::vector<double> t;
-    for (int r = 0; r < reps; ++r) {
-        const auto start = Clock::now();
-        value = f();
-        t.push_back(std::chrono::duration<double>(Clock::now() - start).count());
-    }
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
-}
 
 // 10,000 MNIST-like 28×28 images (see the top of the file).
 Array mnist_like(std::size_t n, Rng& rng) {

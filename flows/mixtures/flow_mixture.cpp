@@ -64,7 +64,7 @@ DistributionPtr make_component(const FlowMixtureSpec& spec, std::size_t dim, con
 
 // The min-max scaling of the rows: (x − min) / (max − min) per column; ValueError for a constant
 // column (it has no range to scale by).
-std::unique_ptr<Standardize> minmax_scaling(const Array& x) {
+std::unique_ptr<Standardize> minmax_scaling(const Array& x, const std::vector<std::string>& columns) {
     const std::size_t n = x.shape()[0], d = x.shape()[1];
     Array lo = Array::from_shape({std::size_t(1), d}), range = Array::from_shape({std::size_t(1), d});
     for (std::size_t j = 0; j < d; ++j) {
@@ -73,8 +73,9 @@ std::unique_ptr<Standardize> minmax_scaling(const Array& x) {
             a = std::min(a, x(i, j));
             b = std::max(b, x(i, j));
         }
-        require(b > a, "fit_flow_mixture: column " + std::to_string(j) + " is constant (" + std::to_string(a) +
-                           ") and cannot be min-max scaled; drop it or use scale none");
+        const std::string name = j < columns.size() ? "'" + columns[j] + "'" : std::to_string(j);
+        require(b > a, "fit_flow_mixture: column " + name + " is constant (" + std::to_string(a) +
+                           ") and cannot be min-max scaled to [0, 1]; drop it or use scale none (--scale none)");
         lo(0, j) = a;
         range(0, j) = b - a;
     }
@@ -142,15 +143,18 @@ Mixture* mixture_inside(Distribution& model) {
     return nullptr;
 }
 
+Array to_mixture_space(Distribution& model, const Array& x) {
+    Mixture* mixture = mixture_inside(model);
+    if (!mixture) throw ValueError("to_mixture_space: the model (" + model.kind() + ") is not a mixture");
+    if (mixture == &model) return x;
+    auto& flow = dynamic_cast<Flow&>(model);
+    return map_rows(model, x, nullptr, x.shape()[1], [&](Var xv, Var) { return Array(flow.to_latent(xv).out.value()); });
+}
+
 Array component_posterior(Distribution& model, const Array& x) {
     Mixture* mixture = mixture_inside(model);
     if (!mixture) throw ValueError("component_posterior: the model (" + model.kind() + ") is not a mixture");
-    if (mixture == &model) return mixture->responsibilities(x);
-    auto& flow = dynamic_cast<Flow&>(model);
-    const Array z = map_rows(model, x, nullptr, x.shape()[1], [&](Var xv, Var) {
-        return Array(flow.to_latent(xv).out.value());
-    });
-    return mixture->responsibilities(z);
+    return mixture->responsibilities(to_mixture_space(model, x));
 }
 
 std::vector<std::size_t> predict_components(Distribution& model, const Array& x) {
@@ -193,7 +197,7 @@ ComponentDraws sample_components(Distribution& model, std::size_t n, std::uint64
 FlowMixtureFit fit_flow_mixture(const Array& x, const FlowMixtureOptions& o) {
     check_inputs(x, o);
     const std::size_t d = x.shape()[1];
-    std::unique_ptr<Standardize> scaling = o.scale == "minmax" ? minmax_scaling(x) : nullptr;
+    std::unique_ptr<Standardize> scaling = o.scale == "minmax" ? minmax_scaling(x, o.columns) : nullptr;
     const Array scaled = scaling ? apply(*scaling, x) : x;
 
     // Each run builds and trains its own mixture from its own seed. Only the best so far is kept

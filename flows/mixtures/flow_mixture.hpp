@@ -64,6 +64,7 @@ struct FlowMixtureOptions {
     std::size_t runs = 10;         // from seeds seed, seed + 1, …; the best by training loss kept
     std::size_t run_threads = 1;   // runs trained at once (the result does not depend on it)
     std::uint64_t seed = 0;
+    std::vector<std::string> columns;  // the data's column names, for errors (empty: by index)
 
     // The paper's training: Adam lr 10⁻³, β 0.9/0.999, ε 10⁻⁷ (Keras), `epochs` epochs of batches of
     // `batch` rows, no validation split, no early stopping, quiet.
@@ -103,6 +104,11 @@ Mixture* mixture_inside(Distribution& model);
 // the same log-determinant for every component, so the posterior is that of the mapped rows).
 // ValueError when the model holds no Mixture.
 Array component_posterior(Distribution& model, const Array& x);
+
+// Rows of the model's data space mapped to where its Mixture lives: through the Flow's layers (the
+// min-max scaling) when the Mixture is the base of one, unchanged when the model is the Mixture.
+// ValueError when the model holds no Mixture.
+Array to_mixture_space(Distribution& model, const Array& x);
 std::vector<std::size_t> predict_components(Distribution& model, const Array& x);
 
 // n draws of a model holding a Mixture (as mixture_inside) with the component each came from, in

@@ -164,6 +164,13 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_and_divergence_reported) {
     Array constant = d.x;
     for (std::size_t i = 0; i < 60; ++i) constant(i, 1) = 2.5;
     BOOST_CHECK_THROW(fit_flow_mixture(constant, o), ValueError);  // no range to scale column 1 by
+    {
+        FlowMixtureOptions named = o;
+        named.columns = {"x0", "flat"};
+        BOOST_CHECK_EXCEPTION(fit_flow_mixture(constant, named), ValueError, [](const ValueError& e) {
+            return std::string(e.what()).find("column 'flat' is constant") != std::string::npos;
+        });
+    }
     BOOST_CHECK_THROW(fit_flow_mixture(Array::from_shape({0, 2}), o), ValueError);
     Array nan = d.x;
     nan(3, 0) = NAN;
