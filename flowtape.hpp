@@ -64,6 +64,7 @@
 #include "flows/mixtures/flow_mixture.hpp"
 #include "flows/mixtures/mixture.hpp"
 #include "flows/mixtures/piecewise.hpp"
+#include "flows/mixtures/vmonf.hpp"
 #include "flows/transforms/standardize.hpp"
 #include "flows/transforms/affine_coupling.hpp"
 #include "flows/distributions/resampled_base.hpp"

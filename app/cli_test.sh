@@ -351,6 +351,46 @@ expect_usage_error train --flow mixture --components 2 --data "$tmp/constant.csv
   fail "mixture: the constant-column error does not name the column: $(<"$tmp/err")"
 [[ ! -e $tmp/nope.json ]] || fail "mixture: a failed train left a model file"
 
+# ---- the variational mixture of flows: train --flow vmonf (unsupervised and semi-supervised), cluster, plot ----
+"$flowtape" datasets two-bananas -n 400 --seed 1 >"$tmp/bananas_x.csv"
+vm=(train --flow vmonf --components 2 --data "$tmp/bananas_x.csv" --epochs 30 --pretrain-epochs 10 --layers 2 --hidden 8
+    --classifier-hidden 8 --seed 3 --quiet)
+"$flowtape" "${vm[@]}" --out "$tmp/vm.json" >"$tmp/vm_summary.json"
+grep -q '"collapsed": false' "$tmp/vm_summary.json" || fail "vmonf: the summary does not say whether the run collapsed"
+grep -q '"posterior_agreement": ' "$tmp/vm_summary.json" || fail "vmonf: the summary has no agreement of q and p(c|x)"
+"$flowtape" "${vm[@]}" --out "$tmp/vm2.json" >/dev/null
+cmp -s <("$flowtape" logprob --model "$tmp/vm.json" --data "$tmp/bananas_x.csv") \
+       <("$flowtape" logprob --model "$tmp/vm2.json" --data "$tmp/bananas_x.csv") || fail "vmonf: the same seed gives another model"
+"$flowtape" cluster --model "$tmp/vm.json" --data "$tmp/bananas_x.csv" --quiet >"$tmp/vm_labels.csv"
+"$flowtape" cluster-score --labels "$tmp/vm_labels.csv" --truth "$tmp/bananas.csv" >"$tmp/vm_score.json"
+vm_acc=$(field_num unsupervised_accuracy "$tmp/vm_score.json")
+awk -v v="$vm_acc" 'BEGIN { exit !(v > 0.95) }' || fail "vmonf: accuracy $vm_acc on two bananas, expected > 0.95"
+"$flowtape" plot --model "$tmp/vm.json" --data "$tmp/bananas_x.csv" --out "$tmp/vm.png" --grid 30 --quiet
+[[ $(head -c 8 "$tmp/vm.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "vmonf: plot wrote no PNG"
+ok "vmonf: train, cluster --model (accuracy $vm_acc on two bananas), plot; the same seed gives the same model"
+# Semi-supervised: the labels of every other row, the rest empty; q follows the given names.
+awk -F, 'NR == 1 { print; next } { print $1 "," $2 "," (NR % 2 ? $3 : "") }' "$tmp/bananas.csv" >"$tmp/bananas_semi.csv"
+"$flowtape" train --flow vmonf --labels-column label --data "$tmp/bananas_semi.csv" --epochs 20 --pretrain-epochs 30 --batch 32 \
+  --layers 2 --hidden 8 --classifier-hidden 8 --quiet --out "$tmp/vm_semi.json" >"$tmp/vm_semi_summary.json"
+grep -q '"labelled_rows": 200,' "$tmp/vm_semi_summary.json" || fail "vmonf: the summary does not count 200 labelled rows"
+"$flowtape" cluster --model "$tmp/vm_semi.json" --data "$tmp/bananas_x.csv" --quiet >"$tmp/vm_semi_labels.csv"
+agree=$(paste -d, "$tmp/vm_semi_labels.csv" "$tmp/bananas.csv" | awk -F, 'NR > 1 { n++; s += ($3 == $6) } END { print s / n }')
+awk -v v="$agree" 'BEGIN { exit !(v > 0.95) }' || fail "vmonf: semi-supervised labels agree with the classes on $agree of the rows"
+"$flowtape" cluster --algo vmonf --k 2 --data "$tmp/bananas_x.csv" --epochs 10 --quiet >"$tmp/vm_cl.csv"
+awk -F, 'NR > 1 && $3 !~ /^[01]$/ { exit 1 }' "$tmp/vm_cl.csv" || fail "vmonf: cluster --algo vmonf labels"
+ok "vmonf: semi-supervised training follows the labels given ($agree of the rows); cluster --algo vmonf labels every row"
+expect_usage_error train --flow vmonf --components 1 --data "$tmp/bananas_x.csv" --out "$tmp/nope.json" --quiet
+expect_usage_error train --flow vmonf --data "$tmp/bananas_x.csv" --out "$tmp/nope.json" --quiet
+expect_usage_error train --flow vmonf --components 2 --temperature 0 --data "$tmp/bananas_x.csv" --out "$tmp/nope.json" --quiet
+expect_usage_error train --flow vmonf --components 2 --temperature-decay 1.5 --data "$tmp/bananas_x.csv" --out "$tmp/nope.json" --quiet
+awk -F, 'NR == 1 { print; next } { print $1 "," $2 "," (NR == 5 ? 2 : $3) }' "$tmp/bananas.csv" >"$tmp/bananas_bad.csv"
+expect_usage_error train --flow vmonf --components 2 --labels-column label --data "$tmp/bananas_bad.csv" --init uniform --out "$tmp/nope.json" --quiet
+[[ $(<"$tmp/err") == *"label 2, outside 0..1"* ]] || fail "vmonf: a label outside 0..K-1 is not named: $(<"$tmp/err")"
+awk -F, 'NR == 1 { print; next } { print $1 "," $2 "," }' "$tmp/bananas.csv" >"$tmp/bananas_none.csv"
+expect_usage_error train --flow vmonf --components 2 --labels-column label --data "$tmp/bananas_none.csv" --init uniform --out "$tmp/nope.json" --quiet
+expect_usage_error cluster --algo vmonf --data "$tmp/bananas_x.csv"
+[[ ! -e $tmp/nope.json ]] || fail "vmonf: a failed train left a model file"
+
 expect_usage_error cluster --data "$tmp/missing.csv"
 expect_usage_error cluster --data "$tmp/ragged.csv"
 expect_usage_error cluster --data "$tmp/nan.csv"

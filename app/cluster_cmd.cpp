@@ -11,7 +11,9 @@
 // --algo flow-mixture clusters by a mixture of K flows (the mixtures-of-flows paper,
 // flows/mixtures/flow_mixture.hpp) with the paper's 2-D settings: min-max scaled rows, one MAF of
 // 10 tanh units per component, 2000 full-batch epochs (--epochs), the best of --runs runs; it
-// needs --k. --model M.json labels the rows by a trained mixture instead (any model file holding a
+// needs --k. --algo vmonf clusters by the classifier q(c|x) of a variational mixture of K flows
+// (flows/mixtures/vmonf.hpp) with its defaults (RealNVP components, T annealed from 5 to 1, 500
+// epochs unless --epochs is given); it needs --k too. --model M.json labels the rows by a trained mixture instead (any model file holding a
 // Mixture, e.g. from `flowtape train --flow mixture`): each row's argmax posterior component.
 //
 // cluster-score reads one integer column from each of two files and prints purity, adjusted Rand
@@ -44,6 +46,7 @@
 #include "core/random.hpp"
 #include "data/csv.hpp"
 #include "flows/mixtures/flow_mixture.hpp"
+#include "flows/mixtures/vmonf.hpp"
 
 namespace flowtape::app {
 namespace {
@@ -66,9 +69,11 @@ struct ClusterOptions {
     std::size_t runs = 10;
     std::size_t epochs = 2000;
     std::size_t threads = 1;
+    bool epochs_given = false;  // vmonf: else its own default
 };
 
 const char* kFlowMixture = "flow-mixture";
+const char* kVmonf = "vmonf";
 
 // One clustering and its silhouette (absent when it is undefined: fewer than 2 or N clusters).
 struct Scored {
@@ -105,9 +110,27 @@ cluster::Clustering flow_mixture_clustering(const ClusterOptions& o, const Array
     return cluster::finish_clustering(x, cluster::Labels(fitted.labels.begin(), fitted.labels.end()));
 }
 
+// A variational mixture of k flows (its defaults), labelled by argmax q(c|x); a collapse is said.
+cluster::Clustering vmonf_clustering(const ClusterOptions& o, const Array& x, std::size_t k) {
+    VmonfOptions v;
+    v.spec.components = k;
+    if (o.epochs_given) {
+        v.fit.epochs = o.epochs;
+        v.fit.patience = o.epochs;
+    }
+    v.fit.quiet = o.quiet;
+    v.seed = o.seed;
+    const VmonfFit fitted = fit_vmonf(x, nullptr, v);
+    if (fitted.fit.diverged) throw std::runtime_error("cluster: vmonf: " + fitted.message);
+    if (!o.quiet || fitted.collapsed) std::cerr << "cluster: vmonf: " << fitted.message << '\n';
+    return cluster::finish_clustering(x, cluster::Labels(fitted.labels.begin(), fitted.labels.end()));
+}
+
 Scored cluster_and_score(const ClusterOptions& o, const Array& x, std::size_t k) {
     Rng rng = Rng::stream(o.seed, 2 * k);
-    Scored s{o.algo == kFlowMixture ? flow_mixture_clustering(o, x, k) : cluster::cluster_points(o.algo, x, k, rng),
+    Scored s{o.algo == kFlowMixture ? flow_mixture_clustering(o, x, k)
+             : o.algo == kVmonf     ? vmonf_clustering(o, x, k)
+                                    : cluster::cluster_points(o.algo, x, k, rng),
              std::nullopt};
     const std::size_t n = x.shape()[0];
     if (s.clustering.k >= 2 && s.clustering.k < n) {
@@ -130,6 +153,7 @@ std::string format_score(const std::optional<double>& s) {
 std::vector<std::string> algorithm_names() {
     std::vector<std::string> algos = cluster::clustering_algorithms();
     algos.push_back(kFlowMixture);
+    algos.push_back(kVmonf);
     return algos;
 }
 
@@ -137,8 +161,8 @@ void check_cluster_options(const ClusterOptions& o, const std::optional<std::siz
     const auto algos = algorithm_names();
     if (std::find(algos.begin(), algos.end(), o.algo) == algos.end())
         throw ValueError("cluster: unknown --algo '" + o.algo + "' (one of: " + join(algos) + ")");
-    if (o.algo == kFlowMixture && !k)
-        throw ValueError("cluster: --algo flow-mixture needs --k (the number of flows), not auto");
+    if ((o.algo == kFlowMixture || o.algo == kVmonf) && !k)
+        throw ValueError("cluster: --algo " + o.algo + " needs --k (the number of flows), not auto");
     if (o.runs == 0) throw ValueError("cluster: --runs must be at least 1, got 0");
     if (o.epochs == 0) throw ValueError("cluster: --epochs must be at least 1, got 0");
     if (o.threads == 0) throw ValueError("cluster: --threads must be at least 1, got 0");
@@ -354,7 +378,7 @@ Command add_cluster(CLI::App& app) {
     sub->add_option("--model", o->model, "Label the rows by a trained mixture's posterior (a model file) instead");
     sub->add_option("--runs", o->runs, "flow-mixture: training runs, the lowest loss kept")->capture_default_str()
         ->check(unsigned_integer());
-    sub->add_option("--epochs", o->epochs, "flow-mixture: full-batch epochs per run")->capture_default_str()
+    sub->add_option("--epochs", o->epochs, "flow-mixture: full-batch epochs per run; vmonf: epochs (default 500)")->capture_default_str()
         ->check(unsigned_integer());
     sub->add_option("--threads", o->threads, "flow-mixture: runs trained at once")->capture_default_str()
         ->check(unsigned_integer());
@@ -372,7 +396,10 @@ Command add_cluster(CLI::App& app) {
                     "Score the silhouette on a random subset of this many rows (0 = all rows)")
         ->capture_default_str()->check(unsigned_integer());
     sub->add_flag("--quiet", o->quiet, "No summary on stderr");
-    return {sub, [o] { run_cluster(*o); }};
+    return {sub, [o, sub] {
+                o->epochs_given = sub->count("--epochs") > 0;
+                run_cluster(*o);
+            }};
 }
 
 Command add_cluster_score(CLI::App& app) {

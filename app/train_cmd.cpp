@@ -21,7 +21,7 @@
 // --atol, --time T, --method adjoint|backprop. The labels column is not data.
 //
 // --flow mixture is the mixture of K flows of the mixtures-of-flows paper (app/train_mixture.cpp has
-// its options and defaults).
+// its options and defaults); --flow vmonf the variational mixture of flows (app/train_vmonf.cpp).
 //
 // A fit that diverges (a non-finite loss or gradient) is a failure, exit status 1 with fit's
 // message: nothing is saved, since the restored "best" parameters of a diverging run are rarely
@@ -56,7 +56,7 @@ namespace flowtape::app::train {
 namespace {
 
 const std::vector<std::string>& flow_kinds() {
-    static const std::vector<std::string> kinds{"maf", "realnvp", "nsf", "nsf-coupling", "pnf", "cnf", "mixture"};
+    static const std::vector<std::string> kinds{"maf", "realnvp", "nsf", "nsf-coupling", "pnf", "cnf", "mixture", "vmonf"};
     return kinds;
 }
 
@@ -93,8 +93,8 @@ std::size_t parse_k(const std::string& text) {
 void check_options(const TrainOptions& o) {
     if (std::find(flow_kinds().begin(), flow_kinds().end(), o.flow) == flow_kinds().end())
         throw ValueError("train: unknown --flow '" + o.flow + "' (one of: " + join(flow_kinds()) + ")");
-    if (!o.labels_column.empty() && o.flow != "cnf" && o.flow != "mixture")
-        throw ValueError("train: --labels-column is for --flow cnf (the gmm base) or mixture, not --flow " + o.flow);
+    if (!o.labels_column.empty() && o.flow != "cnf" && o.flow != "mixture" && o.flow != "vmonf")
+        throw ValueError("train: --labels-column is for --flow cnf (the gmm base), mixture or vmonf, not --flow " + o.flow);
     const auto& algorithms = cluster::clustering_algorithms();
     if (std::find(algorithms.begin(), algorithms.end(), o.cluster) == algorithms.end()) {
         std::string names;
@@ -275,6 +275,11 @@ void run_train_cnf(const TrainOptions& o) {
     csv.weights_column = o.weights_column;
     csv.labels_column = o.labels_column;
     const Dataset data = read_csv(o.data, csv);  // IoError when a named column is missing
+    if (data.labels)
+        for (std::size_t i = 0; i < data.rows(); ++i)
+            if ((*data.labels)(i, 0) < 0)
+                throw ValueError("train: " + o.data + ": row " + std::to_string(i + 1) +
+                                 " has no label; --flow cnf needs a class for every row");
     DistributionPtr model = build_cnf(o, data);
     warn_if_generic_blas(o.quiet);
     auto& flow = static_cast<ContinuousFlow&>(*model);
@@ -308,6 +313,7 @@ void run_train(const TrainOptions& o) {
     check_options(o);
     if (o.flow == "cnf") return run_train_cnf(o);
     if (o.flow == "mixture") return run_train_mixture(o);
+    if (o.flow == "vmonf") return run_train_vmonf(o);
     CsvOptions csv;
     csv.weights_column = o.weights_column;
     const Dataset data = read_csv(o.data, csv);  // IoError when the weights column is missing
@@ -337,7 +343,7 @@ Command add_train(CLI::App& app) {
     CLI::App* sub = app.add_subcommand("train", "Fit a flow to the rows of a CSV file and save it as a model file");
     sub->add_option("--flow", o->flow,
                     "Flow kind: maf, realnvp, nsf (autoregressive splines), nsf-coupling, pnf (piecewise MAF), cnf "
-                    "(continuous), mixture (a mixture of K flows)")
+                    "(continuous), mixture (a mixture of K flows), vmonf (a variational mixture of K flows)")
         ->capture_default_str();
     sub->add_option("--data", o->data, "CSV file of training rows (every column but the weights is data)")->required();
     sub->add_option("--out", o->out, "Model file to write (JSON)")->required();
@@ -384,7 +390,7 @@ Command add_train(CLI::App& app) {
                     "cnf: gaussian (at the data mean) or gmm (a component per class); mixture: fixed (default) or learned")
         ->capture_default_str();
     sub->add_option("--labels-column", o->labels_column,
-                    "cnf, mixture: column of integer class labels (not data; for mixture, K and the summary's metrics)");
+                    "cnf, mixture, vmonf: column of integer class labels (not data; for mixture, K and the summary's metrics; for vmonf, semi-supervised training, empty where a row has none)");
     sub->add_option("--trace", o->trace, "cnf: exact or hutchinson (training only; evaluation is exact)")
         ->capture_default_str();
     sub->add_option("--noise", o->noise, "cnf: Hutchinson noise, rademacher or gaussian")->capture_default_str();
@@ -392,14 +398,14 @@ Command add_train(CLI::App& app) {
     sub->add_option("--atol", o->atol, "cnf: ODE absolute tolerance")->capture_default_str();
     sub->add_option("--time", o->time, "cnf: integration time T")->capture_default_str();
     sub->add_option("--method", o->method, "cnf: gradients by adjoint or backprop")->capture_default_str();
-    sub->add_option("--components", o->components, "mixture: K, the number of flows (default: the classes of --labels-column)")
+    sub->add_option("--components", o->components, "mixture, vmonf: K, the number of flows (default: the classes of --labels-column)")
         ->check(unsigned_integer());
-    sub->add_option("--component", o->component, "mixture: the flow of each component, maf, realnvp or nsf")
+    sub->add_option("--component", o->component, "mixture, vmonf: the flow of each component, maf, realnvp or nsf (default maf; vmonf realnvp)")
         ->capture_default_str();
     sub->add_option("--base-init", o->base_init, "mixture: base means uniform in [0,1) (the paper) or kmeans centroids")
         ->capture_default_str();
     sub->add_option("--base-scale", o->base_scale, "mixture: the bases' standard deviation")->capture_default_str();
-    sub->add_option("--scale", o->scale, "mixture: minmax (each column to [0,1], kept in the model) or none")
+    sub->add_option("--scale", o->scale, "mixture: minmax (each column to [0,1], kept in the model) or none; vmonf: standard (the default) or none")
         ->capture_default_str();
     sub->add_option("--runs", o->runs, "mixture: training runs from seeds seed, seed+1, ...; the lowest loss is kept")
         ->capture_default_str()
@@ -407,9 +413,25 @@ Command add_train(CLI::App& app) {
     sub->add_option("--pca", o->pca, "mixture: train on the first P principal components (0: none)")
         ->capture_default_str()
         ->check(unsigned_integer());
-    sub->add_option("--component-threads", o->component_threads, "mixture: components evaluated at once")
+    sub->add_option("--component-threads", o->component_threads, "mixture, vmonf: components evaluated at once")
         ->capture_default_str()
         ->check(unsigned_integer());
+    sub->add_option("--classifier-hidden", o->classifier_hidden, "vmonf: hidden sizes of the classifier q(c|x)")
+        ->capture_default_str();
+    sub->add_option("--classifier-activation", o->classifier_activation, "vmonf: the classifier's activation, relu or tanh")
+        ->capture_default_str();
+    sub->add_option("--temperature", o->temperature, "vmonf: initial softmax temperature T0 (> 0)")->capture_default_str();
+    sub->add_option("--temperature-decay", o->temperature_decay, "vmonf: T = max(Tmin, T0 gamma^epoch), gamma in (0, 1]")
+        ->capture_default_str();
+    sub->add_option("--temperature-min", o->temperature_min, "vmonf: the temperature's floor Tmin (> 0)")
+        ->capture_default_str();
+    sub->add_option("--pretrain-epochs", o->pretrain_epochs,
+                    "vmonf: epochs on the labelled rows first (with --labels-column)")
+        ->capture_default_str()
+        ->check(unsigned_integer());
+    sub->add_option("--init", o->init,
+                    "vmonf: kmeans (k-means labels pretrain the model first; the default without --labels-column) or uniform (random start, the paper)")
+        ->capture_default_str();
     sub->add_flag("--quiet", o->quiet, "No progress on stderr");
     return {sub, [o, sub] {
                 o->hidden_given = sub->count("--hidden") > 0;
@@ -418,6 +440,9 @@ Command add_train(CLI::App& app) {
                 o->batch_given = sub->count("--batch") > 0;
                 o->base_given = sub->count("--base") > 0;
                 o->val_fraction_given = sub->count("--val-fraction") > 0;
+                o->component_given = sub->count("--component") > 0;
+                o->scale_given = sub->count("--scale") > 0;
+                o->lr_given = sub->count("--lr") > 0;
                 train::run_train(*o);
             }};
 }

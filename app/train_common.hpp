@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/dataset.hpp"
+#include "data/pca.hpp"
 #include "flows/distribution.hpp"
 #include "flows/training/train.hpp"
 
@@ -65,6 +66,15 @@ struct TrainOptions {
     std::size_t runs = 10;
     std::size_t pca = 0;  // 0: none
     std::size_t component_threads = 1;
+    // vmonf only (the variational mixture of flows; app/train_vmonf.cpp)
+    bool component_given = false, scale_given = false, lr_given = false;
+    std::string classifier_hidden = "64,64";
+    std::string classifier_activation = "relu";
+    real temperature = 5;
+    real temperature_decay = 0.99;
+    real temperature_min = 1;
+    std::size_t pretrain_epochs = 200;
+    std::string init = "kmeans";
 };
 
 
@@ -85,5 +95,14 @@ void save_and_summarise(const TrainOptions& o, Distribution& model, const Datase
 
 // --flow mixture (app/train_mixture.cpp).
 void run_train_mixture(const TrainOptions& o);
+// --flow vmonf (app/train_vmonf.cpp).
+void run_train_vmonf(const TrainOptions& o);
+// The PCA of --pca P fitted on the rows (none for P = 0); ValueError when P exceeds the smaller of
+// the rows and columns. The mixture kinds train on the projected rows and keep the projection.
+std::optional<data::Pca> pca_option(const TrainOptions& o, const Dataset& data);
+// save_and_summarise for the mixture kinds: "pca" (P) in the options, the variance the components
+// keep in the summary and the projection in the model file's extra when there is one.
+void save_with_pca(const TrainOptions& o, Distribution& model, const Dataset& data, nlohmann::json options,
+                   nlohmann::json summary, const std::optional<data::Pca>& pca);
 
 }  // namespace flowtape::app::train

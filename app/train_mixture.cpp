@@ -84,6 +84,23 @@ nlohmann::json metrics_json(const IndexArray& labels, const std::vector<std::siz
 
 }  // namespace
 
+std::optional<data::Pca> pca_option(const TrainOptions& o, const Dataset& data) {
+    if (o.pca == 0) return std::nullopt;
+    if (o.pca > std::min(data.rows(), data.dims()))
+        throw ValueError("train: --pca " + std::to_string(o.pca) + " is more than the " +
+                         std::to_string(std::min(data.rows(), data.dims())) + " components " + o.data +
+                         " has (the smaller of its rows and columns)");
+    return data::Pca::fit(data.x, o.pca);
+}
+
+void save_with_pca(const TrainOptions& o, Distribution& model, const Dataset& data, nlohmann::json options,
+                   nlohmann::json summary, const std::optional<data::Pca>& pca) {
+    options["pca"] = o.pca;
+    if (pca) summary["pca_explained_variance_ratio"] = std::accumulate(pca->explained_variance_ratio.begin(),
+                                                                         pca->explained_variance_ratio.end(), 0.0);
+    save_and_summarise(o, model, data, options, summary, pca ? nlohmann::json{{"pca", pca->to_json()}} : nlohmann::json(nullptr));
+}
+
 void run_train_mixture(const TrainOptions& o) {
     if (o.runs == 0) throw ValueError("train: --runs must be at least 1, got 0");
     if (!o.weights_column.empty())
@@ -99,14 +116,7 @@ void run_train_mixture(const TrainOptions& o) {
     FlowMixtureOptions m = mixture_options(o, k);
     m.columns = data.columns;  // a constant column's error names it
     warn_if_generic_blas(o.quiet);
-    std::optional<data::Pca> pca;
-    if (o.pca > 0) {
-        if (o.pca > std::min(data.rows(), data.dims()))
-            throw ValueError("train: --pca " + std::to_string(o.pca) + " is more than the " +
-                             std::to_string(std::min(data.rows(), data.dims())) + " components " + o.data +
-                             " has (the smaller of its rows and columns)");
-        pca = data::Pca::fit(data.x, o.pca);
-    }
+    const std::optional<data::Pca> pca = pca_option(o, data);
     const Array x = pca ? pca->transform(data.x) : data.x;
     if (!o.quiet)
         std::cerr << "train: mixture of " << k << " " << m.spec.component << " flows, " << m.runs << " run(s) of "
@@ -143,12 +153,8 @@ void run_train_mixture(const TrainOptions& o) {
                     {"batch", m.fit.batch},
                     {"val_fraction", m.fit.val_fraction},
                     {"runs", m.runs},
-                    {"pca", o.pca},
                     {"labels_column", o.labels_column.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.labels_column)}});
-    if (pca) summary["pca_explained_variance_ratio"] = std::accumulate(pca->explained_variance_ratio.begin(),
-                                                                         pca->explained_variance_ratio.end(), 0.0);
-    save_and_summarise(o, *fitted.model, data, options, summary,
-                       pca ? nlohmann::json{{"pca", pca->to_json()}} : nlohmann::json(nullptr));
+    save_with_pca(o, *fitted.model, data, options, summary, pca);
 }
 
 }  // namespace flowtape::app::train

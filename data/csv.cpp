@@ -247,8 +247,8 @@ Dataset read_csv(std::istream& in, const std::string& name, const CsvOptions& op
                     break;
                 }
                 case Role::labels: {
-                    std::int64_t label = 0;
-                    if (!parse_label(f, label))
+                    std::int64_t label = kNoLabel;  // an empty field: the row has no label
+                    if (!f.empty() && !parse_label(f, label))
                         fail_at(name, line, k + 1, "label " + in_quotes(f) + " in column " + in_quotes(h.names[k]) + " is not an integer");
                     labels.push_back(label);
                     break;
@@ -374,7 +374,10 @@ void write_table(std::ostream& out, const Table& t) {
             out << ',';
             put_real(out, (*t.weights)(i, 0));
         }
-        if (t.labels) out << ',' << (*t.labels)(i, 0);
+        if (t.labels) {
+            out << ',';
+            if ((*t.labels)(i, 0) != kNoLabel) out << (*t.labels)(i, 0);  // no label: an empty field
+        }
         out << '\n';
     }
 }

@@ -28,7 +28,8 @@
 namespace flowtape {
 
 // Which columns of a file are not data. An empty name means the file has no such column.
-// Weights must be finite, ≥ 0 and not all zero; labels must be integers ("3", or "3.0").
+// Weights must be finite, ≥ 0 and not all zero; labels must be integers ("3", or "3.0"), or empty
+// for a row without a label (read as kNoLabel, and written back empty).
 struct CsvOptions {
     std::string weights_column{};
     std::string labels_column{};

@@ -16,6 +16,7 @@
 #include "flows/transforms/nsf.hpp"
 #include "flows/transforms/permutation.hpp"
 #include "flows/mixtures/mixture.hpp"
+#include "flows/mixtures/vmonf.hpp"
 #include "flows/transforms/standardize.hpp"
 #include "flows/transforms/affine_coupling.hpp"
 #include "flows/distributions/resampled_base.hpp"
@@ -62,6 +63,7 @@ const std::map<std::string, DistributionFactory>& distribution_table() {
         {"gmm", make_gaussian_mixture},
         {"cnf", ContinuousFlow::from_config},
         {"mixture", Mixture::from_config},
+        {"vmonf", VariationalMixture::from_config},
         {"resampled_gaussian", ResampledGaussian::from_config},
         {"diagonal_gaussian",
          [](const nlohmann::json& c, Rng&) {

@@ -19,5 +19,8 @@ Command add_bench_cnf(CLI::App& bench, int argc, char** argv);
 // and 4 with the 2-D metrics, held-out log-likelihoods and the k-means start beside them
 // (mixtures_of_flows.cpp).
 Command add_bench_mixture(CLI::App& bench, int argc, char** argv);
+// `flowtape bench vmonf`: the variational mixture of flows paper (Pires & Figueiredo), its Figures
+// 1 and 2, Table 1 and the annealing study (variational_mixture.cpp).
+Command add_bench_vmonf(CLI::App& bench, int argc, char** argv);
 
 }  // namespace flowtape::app

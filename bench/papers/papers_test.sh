@@ -141,4 +141,34 @@ expect_usage_error bench mixture --runs 0 --out "$tmp/c"
 expect_usage_error bench mixture --sets circles,spirals --out "$tmp/c"
 expect_usage_error bench mixture --images cifar10 --out "$tmp/c"
 expect_usage_error bench mixture --runs -2 --out "$tmp/c"
+
+# `flowtape bench vmonf` at a tiny size without MNIST5: exit 0, its files, the targets' lines, the
+# same tables for the same seed.
+vm=(bench vmonf --quick --runs 2 --epochs 12 --images none --grid 20 --quiet)
+OPENBLAS_NUM_THREADS=1 "$flowtape" "${vm[@]}" --out "$tmp/vm" >"$tmp/vm.md" || fail "bench vmonf failed"
+for f in results.md runs.json figure1.png figure2.png; do
+  [[ -s $tmp/vm/$f ]] || fail "bench vmonf wrote no $f"
+done
+cmp -s "$tmp/vm.md" "$tmp/vm/results.md" || fail "bench vmonf: stdout differs from results.md"
+grep -q '^## The annealing study' "$tmp/vm/results.md" || fail "bench vmonf: no annealing study"
+grep -q 'semi-supervised accuracy ≥ 0.95' "$tmp/vm/results.md" || fail "bench vmonf: no two-circles targets"
+grep -q 'Skipped (--images none)' "$tmp/vm/results.md" || fail "bench vmonf: MNIST5 not marked skipped"
+/usr/bin/env python3 - "$tmp/vm/runs.json" <<'PY' || fail "bench vmonf: runs.json is not what it should be"
+import json, math, sys
+doc = json.load(open(sys.argv[1]))
+settings = {(r["set"], r["setting"]) for r in doc["runs"]}
+for s in ("kmeans-annealed", "kmeans-constant", "uniform-annealed", "uniform-constant"):
+    assert ("pinwheel-johnson", s) in settings, s
+assert ("two-circles", "semi-supervised-annealed") in settings
+assert len(doc["runs"]) == 2 * 7, len(doc["runs"])
+assert all(math.isfinite(r["ari"]) and r["components_used"] >= 1 for r in doc["runs"])
+assert all(0 <= r["semi_supervised_accuracy"] <= 1 for r in doc["runs"] if "semi_supervised_accuracy" in r)
+PY
+OPENBLAS_NUM_THREADS=1 "$flowtape" "${vm[@]}" --out "$tmp/vm2" >/dev/null || fail "second bench vmonf failed"
+diff <(sed -n '/^## The annealing study/,/^Targets: unsupervised/p' "$tmp/vm/results.md") \
+     <(sed -n '/^## The annealing study/,/^Targets: unsupervised/p' "$tmp/vm2/results.md") >/dev/null ||
+  fail "bench vmonf: the same seed gives different tables"
+ok "bench vmonf wrote results.md, runs.json, figure1.png and figure2.png; same seed, same tables"
+expect_usage_error bench vmonf --runs 0 --out "$tmp/c"
+expect_usage_error bench vmonf --images mnist --out "$tmp/c"
 echo "bench-test: all passed"

@@ -13,33 +13,10 @@
 # Usage: bench/speed/compare_mixture.sh [--build DIR] [--threads "1 2"] [--quick]
 set -euo pipefail
 
-invocation="$0 $*"
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$(dirname "$here")")
-build="$root/build"
-threads="1"
-quick=""
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --build) build=$(cd "$2" && pwd); shift 2 ;;
-        --threads) threads="$2"; shift 2 ;;
-        --quick) quick="--quick"; shift ;;
-        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-        *) echo "compare_mixture.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
-    esac
-done
-
-exe="$build/bench/speed/bench_mixture_speed"
-python=/usr/bin/python3
-[ -x "$exe" ] || { echo "compare_mixture.sh: $exe not found; build first (ninja -C $build bench/speed/bench_mixture_speed)" >&2; exit 2; }
-"$python" -c 'import torch' 2>/dev/null || { echo "compare_mixture.sh: $python cannot import torch" >&2; exit 2; }
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-
-echo "command: $invocation"
-echo "date:    $(date '+%Y-%m-%d %H:%M:%S %Z')"
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; load before $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "torch:   $("$python" -c 'import torch; print(torch.__version__)'), python $("$python" -c 'import platform; print(platform.python_version())')"
+script=compare_mixture.sh
+program=bench_mixture_speed
+source "$(dirname "$0")/compare_common.sh"
+compare_setup "$@"
 
 for n in $threads; do
     OPENBLAS_NUM_THREADS=$n OMP_NUM_THREADS=$n "$exe" $quick > "$out/flowtape_$n.json"

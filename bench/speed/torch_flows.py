@@ -95,11 +95,13 @@ class MafLayer(torch.nn.Module):
 
 
 class Coupling(torch.nn.Module):
-    def __init__(self, flip):
+    def __init__(self, flip, hidden=(128, 128)):
         super().__init__()
         self.keep, self.change = (1, 0) if flip else (0, 1)
-        self.net = torch.nn.Sequential(torch.nn.Linear(1, 128), torch.nn.ReLU(), torch.nn.Linear(128, 128),
-                                       torch.nn.ReLU(), torch.nn.Linear(128, 2))
+        sizes, layers = [1, *hidden], []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+        self.net = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-1], 2))
         with torch.no_grad():
             self.net[-1].weight.mul_(1e-2)
             self.net[-1].bias.zero_()

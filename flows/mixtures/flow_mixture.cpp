@@ -158,15 +158,7 @@ Array component_posterior(Distribution& model, const Array& x) {
 }
 
 std::vector<std::size_t> predict_components(Distribution& model, const Array& x) {
-    const Array r = component_posterior(model, x);
-    std::vector<std::size_t> labels(r.shape()[0]);
-    for (std::size_t i = 0; i < labels.size(); ++i) {
-        std::size_t best = 0;
-        for (std::size_t k = 1; k < r.shape()[1]; ++k)
-            if (r(i, k) > r(i, best)) best = k;
-        labels[i] = best;
-    }
-    return labels;
+    return argmax_rows(component_posterior(model, x));
 }
 
 ComponentDraws sample_components(Distribution& model, std::size_t n, std::uint64_t seed) {

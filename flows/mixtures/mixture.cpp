@@ -229,8 +229,7 @@ Array Mixture::responsibilities(const Array& x, const Array* context) {
     });
 }
 
-std::vector<std::size_t> Mixture::predict(const Array& x, const Array* context) {
-    const Array r = responsibilities(x, context);
+std::vector<std::size_t> argmax_rows(const Array& r) {
     std::vector<std::size_t> labels(r.shape()[0]);
     for (std::size_t i = 0; i < labels.size(); ++i) {
         std::size_t best = 0;
@@ -239,6 +238,10 @@ std::vector<std::size_t> Mixture::predict(const Array& x, const Array* context) 
         labels[i] = best;
     }
     return labels;
+}
+
+std::vector<std::size_t> Mixture::predict(const Array& x, const Array* context) {
+    return argmax_rows(responsibilities(x, context));
 }
 
 std::vector<real> Mixture::weights() const {

@@ -67,7 +67,8 @@ public:
     // The posterior over components for each row of x (N×K, rows summing to 1), and its argmax per
     // row, in no-grad mode and evaluation mode, in batches. ShapeError for x or a context that does
     // not fit.
-    Array responsibilities(const Array& x, const Array* context = nullptr);
+    // Virtual: a VariationalMixture clusters by its classifier's posterior q(c|x) instead.
+    virtual Array responsibilities(const Array& x, const Array* context = nullptr);
     std::vector<std::size_t> predict(const Array& x, const Array* context = nullptr);
 
     std::size_t dim() const override { return components_[0]->dim(); }
@@ -107,5 +108,8 @@ private:
     void release_side_tapes();
     friend void mixture_components_backward(Tape& tape, std::uint32_t self);
 };
+
+// Each row's argmax (ties to the lower column): the component a row of posteriors picks.
+std::vector<std::size_t> argmax_rows(const Array& posterior);
 
 }  // namespace flowtape

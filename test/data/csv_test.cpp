@@ -146,9 +146,23 @@ BOOST_AUTO_TEST_CASE(labels_must_be_integers) {
     const CsvOptions l{.labels_column = "c"};
     check_error(dir, read_error(dir, "x,c\n1,0\n2,1.5\n", l), "3:2", {"label '1.5'", "column 'c'", "not an integer"});
     check_error(dir, read_error(dir, "c,x\ncat,1\n", l), "2:1", {"label 'cat'", "not an integer"});
-    check_error(dir, read_error(dir, "x,c\n1,\n", l), "2:2", {"label ''", "not an integer"});
     check_error(dir, read_error(dir, "x,c\n1,inf\n", l), "2:2", {"label 'inf'"});
     check_error(dir, read_error(dir, "x,c\n1,1e30\n", l), "2:2", {"label '1e30'"});
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_label_is_no_label_and_writes_back_empty) {
+    // Semi-supervised training (the VMoNF) reads rows without a label from empty label fields.
+    TempDir dir;
+    const std::string path = dir.file("some.csv");
+    write_text(path, "x,c\n1,0\n2,\n3,1\n");
+    const Dataset d = read_csv(path, {.labels_column = "c"});
+    BOOST_REQUIRE(d.labels.has_value());
+    BOOST_TEST((*d.labels == IndexArray{{0}, {kNoLabel}, {1}}));
+    const std::string again = dir.file("again.csv");
+    write_csv(again, d);
+    const Dataset e = read_csv(again, {.labels_column = "label"});
+    BOOST_TEST((*e.labels == *d.labels));
+    BOOST_TEST((e.x == d.x));
 }
 
 BOOST_AUTO_TEST_CASE(comments_blank_lines_blanks_crlf_bom_and_quoted_names) {
