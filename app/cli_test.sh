@@ -358,6 +358,7 @@ vm=(train --flow vmonf --components 2 --data "$tmp/bananas_x.csv" --epochs 30 --
 "$flowtape" "${vm[@]}" --out "$tmp/vm.json" >"$tmp/vm_summary.json"
 grep -q '"collapsed": false' "$tmp/vm_summary.json" || fail "vmonf: the summary does not say whether the run collapsed"
 grep -q '"posterior_agreement": ' "$tmp/vm_summary.json" || fail "vmonf: the summary has no agreement of q and p(c|x)"
+grep -q '"generative_sizes": ' "$tmp/vm_summary.json" || fail "vmonf: the summary has no rows per component by p(c|x)"
 "$flowtape" "${vm[@]}" --out "$tmp/vm2.json" >/dev/null
 cmp -s <("$flowtape" logprob --model "$tmp/vm.json" --data "$tmp/bananas_x.csv") \
        <("$flowtape" logprob --model "$tmp/vm2.json" --data "$tmp/bananas_x.csv") || fail "vmonf: the same seed gives another model"
@@ -385,7 +386,10 @@ expect_usage_error train --flow vmonf --components 2 --temperature 0 --data "$tm
 expect_usage_error train --flow vmonf --components 2 --temperature-decay 1.5 --data "$tmp/bananas_x.csv" --out "$tmp/nope.json" --quiet
 awk -F, 'NR == 1 { print; next } { print $1 "," $2 "," (NR == 5 ? 2 : $3) }' "$tmp/bananas.csv" >"$tmp/bananas_bad.csv"
 expect_usage_error train --flow vmonf --components 2 --labels-column label --data "$tmp/bananas_bad.csv" --init uniform --out "$tmp/nope.json" --quiet
-[[ $(<"$tmp/err") == *"label 2, outside 0..1"* ]] || fail "vmonf: a label outside 0..K-1 is not named: $(<"$tmp/err")"
+[[ $(<"$tmp/err") == *"bananas_bad.csv: data row 4 has label 2 in column 'label', outside 0..1"* ]] ||
+  fail "vmonf: a label outside 0..K-1 is not named with its file and row: $(<"$tmp/err")"
+expect_usage_error train --flow vmonf --components 2 --prior 1,0 --data "$tmp/bananas_x.csv" --out "$tmp/nope.json" --quiet
+expect_usage_error train --flow vmonf --components 2 --prior 0.5 --data "$tmp/bananas_x.csv" --out "$tmp/nope.json" --quiet
 awk -F, 'NR == 1 { print; next } { print $1 "," $2 "," }' "$tmp/bananas.csv" >"$tmp/bananas_none.csv"
 expect_usage_error train --flow vmonf --components 2 --labels-column label --data "$tmp/bananas_none.csv" --init uniform --out "$tmp/nope.json" --quiet
 expect_usage_error cluster --algo vmonf --data "$tmp/bananas_x.csv"

@@ -114,9 +114,10 @@ cluster::Clustering flow_mixture_clustering(const ClusterOptions& o, const Array
 cluster::Clustering vmonf_clustering(const ClusterOptions& o, const Array& x, std::size_t k) {
     VmonfOptions v;
     v.spec.components = k;
-    if (o.epochs_given) {
+    if (o.epochs_given) {  // the k-means start's pretraining counts in the epochs asked for
         v.fit.epochs = o.epochs;
         v.fit.patience = o.epochs;
+        v.pretrain_epochs = std::min(v.pretrain_epochs, o.epochs);
     }
     v.fit.quiet = o.quiet;
     v.seed = o.seed;

@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
         const CLI::App* bench = cli.get_subcommand("bench");
         if (bench->parsed() && bench->get_subcommands().empty())
             return report("bench: name an experiment: pnf (the piecewise-flows paper), cnf (the multimodal-base "
-                          "CNF paper) or mixture (the mixtures-of-flows paper); see flowtape bench --help",
+                          "CNF paper), mixture (the mixtures-of-flows paper) or vmonf (the variational-mixture "
+                          "paper); see flowtape bench --help",
                           kBadInput);
         return report(e.what(), kBadInput);
     }

@@ -114,4 +114,20 @@ struct LineSeries {
 void write_line_plot(const std::string& path, const std::vector<LineSeries>& series, const std::string& x_label,
                      const std::string& y_label, const std::string& title);
 
+// ---- image grids ----
+
+// Rows of grey-scale images (app/plot_images.cpp), as the VMoNF paper's Figure 3 draws samples
+// of each component: rows[r] is an M×(side·side) array, one row-major image per row, values in
+// [0, 1] (clamped: 0 black, 1 white), drawn left to right at 3 px a pixel, row_labels at the left.
+struct ImageGrid {
+    std::vector<Array> rows;
+    std::size_t side = 28;
+    std::vector<std::string> row_labels;  // empty, or one per row
+    std::string title;
+};
+// Writes the grid to `path` (".png" or ".svg"), atomically. ValueError for no rows, a row whose
+// width is not side², rows of different counts, row_labels of the wrong count or a non-finite
+// value; IoError when the file cannot be written.
+void write_image_grid(const std::string& path, const ImageGrid& grid);
+
 }  // namespace flowtape::app

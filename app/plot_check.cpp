@@ -335,6 +335,47 @@ void check_bad_grids(const fs::path& dir) {
 
 }  // namespace
 
+// Rows of images: each pixel a 3 px square in its grey, clamped to [0, 1]; bad grids refused.
+void check_image_grid(const fs::path& dir) {
+    ImageGrid g;
+    g.side = 4;
+    Array bright = xt::ones<real>({std::size_t(3), std::size_t(16)}) * 2.0;  // clamped to white
+    Array half = Array::from_shape({3, 16});
+    for (std::size_t m = 0; m < 3; ++m)
+        for (std::size_t p = 0; p < 16; ++p) half(m, p) = p < 8 ? -1.0 : 0.5;  // black (clamped), mid grey
+    g.rows = {bright, half};  // no labels: their anti-aliased text would add black and grey pixels
+    const fs::path png = dir / "images.png";
+    write_image_grid(png.string(), g);
+    const Image im = read_png(png);
+    check(im.width > 3 * 12 && im.height > 2 * 12, "images: the PNG holds 2 rows of 3 images");
+    check(count_colour(im, 0x000000, 0) == 3 * 8 * 9, "images: 8 black pixels of 3x3 px per image in row b, got " +
+                                                         std::to_string(count_colour(im, 0x000000, 0)));
+    check(count_colour(im, 0x808080, 1) == 3 * 8 * 9, "images: 8 grey pixels per image in row b, got " +
+                                                         std::to_string(count_colour(im, 0x808080, 1)));
+    // Row-major: pixels 0–7 are the image's top two rows. Row b's first image starts at
+    // (12, 12 + 12 + 4) (margin 12, images of 4 × 3 px, gaps of 4): its top-right pixel is black and
+    // its bottom-left one grey (a transposed drawing would swap them).
+    const auto at = [&](int x, int y) { return im.pixels[static_cast<std::size_t>(y * im.width + x)]; };
+    check(at(12 + 3 * 3 + 1, 28 + 1) == 0x000000, "images: the top-right pixel of an image is its pixel 3");
+    const std::uint32_t grey = at(12 + 1, 28 + 3 * 3 + 1);
+    check(grey != 0x000000 && (grey & 0xff) >= 0x7f && (grey & 0xff) <= 0x81,
+          "images: the bottom-left pixel of an image is its pixel 12");
+    check(throws<ValueError>([&] { write_image_grid((dir / "x.png").string(), ImageGrid{}); }), "images: no rows -> ValueError");
+    ImageGrid wrong = g;
+    wrong.side = 5;
+    check(throws<ValueError>([&] { write_image_grid((dir / "x.png").string(), wrong); }), "images: 16 pixels for side 5 -> ValueError");
+    g.row_labels = {"a", "b"};
+    write_image_grid((dir / "labelled.png").string(), g);
+    check(is_png(dir / "labelled.png"), "images: a grid with row labels is drawn");
+    wrong = g;
+    wrong.row_labels = {"a"};
+    check(throws<ValueError>([&] { write_image_grid((dir / "x.png").string(), wrong); }), "images: 1 label for 2 rows -> ValueError");
+    wrong = g;
+    wrong.rows[1](0, 3) = NAN;
+    check(throws<ValueError>([&] { write_image_grid((dir / "x.png").string(), wrong); }), "images: NaN pixel -> ValueError");
+    check(!fs::exists(dir / "x.png"), "images: a refused grid writes no file");
+}
+
 int main(int argc, char** argv) {
     const bool keep = argc > 1;
     const fs::path dir = keep ? fs::path(argv[1])
@@ -348,6 +389,7 @@ int main(int argc, char** argv) {
         check_line_plot(dir);
         check_bad_grids(dir);
         check_regions_and_points(dir);
+        check_image_grid(dir);
         for (const auto& entry : fs::directory_iterator(dir))
             check(entry.path().string().find(".tmp.") == std::string::npos,
                   "no temporary file is left: " + entry.path().string());

@@ -429,6 +429,7 @@ Command add_train(CLI::App& app) {
                     "vmonf: epochs on the labelled rows first (with --labels-column)")
         ->capture_default_str()
         ->check(unsigned_integer());
+    sub->add_option("--prior", o->prior, "vmonf: the prior p(c), K positive weights separated by commas (default uniform)");
     sub->add_option("--init", o->init,
                     "vmonf: kmeans (k-means labels pretrain the model first; the default without --labels-column) or uniform (random start, the paper)")
         ->capture_default_str();

@@ -75,6 +75,7 @@ struct TrainOptions {
     real temperature_min = 1;
     std::size_t pretrain_epochs = 200;
     std::string init = "kmeans";
+    std::string prior;  // empty: uniform
 };
 
 

@@ -108,9 +108,9 @@ void run_train_mixture(const TrainOptions& o) {
     CsvOptions csv;
     csv.labels_column = o.labels_column;
     const Dataset data = read_csv(o.data, csv);
-    const std::size_t k = o.components > 0 ? o.components
-                          : data.labels   ? class_count(*data.labels, o.data)
-                                          : 0;
+    // Every row needs its class, for K and for the metrics.
+    const std::size_t classes = data.labels ? class_count(*data.labels, o.data) : 0;
+    const std::size_t k = o.components > 0 ? o.components : classes;
     if (k == 0)
         throw ValueError("train: --flow mixture needs --components K (or --labels-column to take K from the classes)");
     FlowMixtureOptions m = mixture_options(o, k);

@@ -15,12 +15,14 @@
 // label. Without labels the model starts from k-means labels (--init kmeans, pretraining as labels
 // would; --init uniform is the paper's random start). --pca P trains on P principal components as --flow mixture does.
 //
-// The summary gives the rows per component by q(c|x), how often q and the generative posterior
-// p(c|x) agree, the temperature of the kept epoch, and says so when the run collapsed (every row
+// --prior w1,...,wK sets p(c) (uniform by default). The summary gives the rows per component by
+// q(c|x) and by the generative posterior p(c|x), how often the two agree, the temperature of the kept epoch, and says so when the run collapsed (every row
 // in one component) — also on stderr.
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 
 #include "app/cli_support.hpp"
@@ -38,6 +40,40 @@ std::size_t components_from_labels(const IndexArray& labels) {
     std::int64_t top = -1;
     for (std::size_t i = 0; i < labels.shape()[0]; ++i) top = std::max(top, labels(i, 0));
     return static_cast<std::size_t>(top + 1);
+}
+
+// "0.5,0.3,0.2" → {0.5, 0.3, 0.2}: K positive numbers (normalised by the model).
+std::vector<real> parse_prior(const std::string& text, std::size_t k) {
+    std::vector<real> out;
+    std::stringstream in(text);
+    for (std::string item; std::getline(in, item, ',');) {
+        std::size_t used = 0;
+        real value = 0;
+        try {
+            value = std::stod(item, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used == 0 || used != item.size() || !std::isfinite(value) || value <= 0)
+            throw ValueError("train: --prior takes K positive numbers separated by commas, got '" + item + "' in '" +
+                             text + "'");
+        out.push_back(value);
+    }
+    if (out.size() != k)
+        throw ValueError("train: --prior has " + std::to_string(out.size()) + " weights for K = " + std::to_string(k) +
+                         " components");
+    return out;
+}
+
+// Every label 0..K−1 or empty (no label), named by file and line otherwise.
+void check_labels(const IndexArray& labels, std::size_t k, const std::string& path, const std::string& column) {
+    for (std::size_t i = 0; i < labels.shape()[0]; ++i) {
+        const std::int64_t y = labels(i, 0);
+        if (y != kNoLabel && (y < 0 || static_cast<std::size_t>(y) >= k))
+            throw ValueError("train: " + path + ": data row " + std::to_string(i + 1) + " has label " + std::to_string(y) +
+                             " in column '" + column + "', outside 0.." + std::to_string(k - 1) +
+                             " (leave the field empty for no label)");
+    }
 }
 
 VmonfOptions vmonf_options(const TrainOptions& o, std::size_t k) {
@@ -60,6 +96,9 @@ VmonfOptions vmonf_options(const TrainOptions& o, std::size_t k) {
     if (o.lr_given) v.fit.lr = o.lr;
     if (o.val_fraction_given) v.fit.val_fraction = o.val_fraction;
     v.fit.patience = o.patience ? *o.patience : v.fit.epochs;
+    v.fit.lr_drops = o.lr_drops;
+    v.fit.lr_drop_factor = o.lr_drop_factor;
+    if (!o.prior.empty()) v.spec.prior = parse_prior(o.prior, k);
     v.fit.quiet = o.quiet;
     v.fit.progress = &std::cerr;
     v.fit.progress_every = std::max<std::size_t>(1, v.fit.epochs / 10);
@@ -81,6 +120,7 @@ void run_train_vmonf(const TrainOptions& o) {
     if (k == 0)
         throw ValueError("train: --flow vmonf needs --components K (or a --labels-column with labels to take K from)");
     const VmonfOptions v = vmonf_options(o, k);
+    if (data.labels) check_labels(*data.labels, k, o.data, o.labels_column);
     warn_if_generic_blas(o.quiet);
     const std::optional<data::Pca> pca = pca_option(o, data);
     const Array x = pca ? pca->transform(data.x) : data.x;
@@ -107,6 +147,7 @@ void run_train_vmonf(const TrainOptions& o) {
                            {"pretrain_epochs_run", fitted.pretrain.epochs_run},
                            {"labelled_rows", labelled},
                            {"sizes", fitted.sizes},
+                           {"generative_sizes", fitted.generative_sizes},
                            {"empty_components", fitted.empty_components},
                            {"collapsed", fitted.collapsed},
                            {"posterior_agreement", fitted.agreement},
@@ -129,6 +170,7 @@ void run_train_vmonf(const TrainOptions& o) {
                     {"val_fraction", v.fit.val_fraction},
                     {"pretrain_epochs", v.pretrain_epochs},
                     {"init", v.init},
+                    {"prior", v.spec.prior.empty() ? nlohmann::json("uniform") : nlohmann::json(v.spec.prior)},
                     {"labels_column", o.labels_column.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.labels_column)}});
     save_with_pca(o, *fitted.model, data, options, summary, pca);
 }

@@ -62,7 +62,7 @@ expect_usage_error bench pnf --targets two-moons,no-such-target --out "$tmp/c"
 expect_usage_error bench pnf --samples 10 --out "$tmp/c"
 expect_usage_error bench pnf --out /proc/no/such/dir
 expect_usage_error bench
-[[ $(<"$tmp/err") == *"pnf"*"cnf"*"mixture"* ]] || fail "flowtape bench does not name its experiments: $(<"$tmp/err")"
+[[ $(<"$tmp/err") == *"pnf"*"cnf"*"mixture"*"vmonf"* ]] || fail "flowtape bench does not name its experiments: $(<"$tmp/err")"
 
 # `flowtape bench cnf` at a tiny size: exit 0, the four files (two PNGs), runs.json with both bases
 # for both training sets and finite bits/dim for all six classes, and with the GMM base the training

@@ -37,7 +37,7 @@ MlpConfig checked_classifier(const MlpConfig& c, std::size_t k, std::size_t dim)
 // out), and the 0/1 column of labelled rows.
 struct LabelColumns {
     IndexArray index;
-    Array labelled;
+    Mask labelled;
     std::size_t count = 0;
 };
 
@@ -45,7 +45,7 @@ LabelColumns label_columns(const IndexArray& labels, std::size_t k, std::size_t 
     if (labels.shape()[0] != n || labels.shape()[1] != 1)
         throw ShapeError(std::string(who) + ": labels must be " + std::to_string(n) + "×1, got " +
                          std::to_string(labels.shape()[0]) + "×" + std::to_string(labels.shape()[1]));
-    LabelColumns out{IndexArray::from_shape({n, 1}), Array::from_shape({n, 1}), 0};
+    LabelColumns out{IndexArray::from_shape({n, 1}), Mask::from_shape({n, 1}), 0};
     for (std::size_t i = 0; i < n; ++i) {
         const std::int64_t y = labels(i, 0);
         require(y == kNoLabel || (y >= 0 && static_cast<std::size_t>(y) < k),
@@ -53,7 +53,7 @@ LabelColumns label_columns(const IndexArray& labels, std::size_t k, std::size_t 
                     ", outside 0.." + std::to_string(k - 1));
         const bool has = y != kNoLabel;
         out.index(i, 0) = has ? y : 0;
-        out.labelled(i, 0) = has ? 1 : 0;
+        out.labelled(i, 0) = has;
         out.count += has;
     }
     return out;
@@ -103,8 +103,8 @@ Var VariationalMixture::semi_supervised_objective(Var x, const IndexArray& label
     }
     const Var elbo_rows = dot_rows(exp(log_q), sub(joint, log_q));
     if (y.count == 0) return elbo_rows;
-    const Array unlabelled = 1.0 - y.labelled;
-    return add(mul(t.constant(y.labelled), labelled), mul(t.constant(unlabelled), elbo_rows));
+    // A select, not a 0/1 weighting: a discarded term that is infinite must not turn into NaN.
+    return select(y.labelled, labelled, elbo_rows);
 }
 
 Array VariationalMixture::responsibilities(const Array& x, const Array* context) {
@@ -326,10 +326,20 @@ VmonfFit fit_vmonf(const Array& x, const IndexArray* labels, const VmonfOptions&
     std::unique_ptr<Standardize> scaling = o.scale == "standard" ? Standardize::from_data(x) : nullptr;
     const Array scaled = scaling ? transformed(*scaling, x) : x;
 
+    // The model trained is the one saved: the standardisation in front of the VMoNF (or the VMoNF),
+    // so that every loss fit reports is on the data's own scale, as `flowtape logprob` reports it.
     Rng init = Rng::stream(o.seed, 0);
     std::unique_ptr<VariationalMixture> vmonf = make_vmonf(o.spec, d, init);
     VariationalMixture& v = *vmonf;
     VmonfFit out;
+    if (scaling) {
+        std::vector<TransformPtr> front;
+        front.push_back(std::move(scaling));
+        out.model = std::make_unique<Flow>(std::move(vmonf), std::move(front));
+    } else {
+        out.model = std::move(vmonf);
+    }
+    Distribution& model = *out.model;
 
     // The k-means start: its labels pretrain the model as given labels would, then leave.
     std::optional<IndexArray> kmeans_labels;
@@ -346,31 +356,33 @@ VmonfFit fit_vmonf(const Array& x, const IndexArray* labels, const VmonfOptions&
 
     // Pretraining on the labelled rows (the paper's semi-supervised setting): the classifier learns
     // their labels and each flow their rows, at T = 1, with no held-out part.
-    if (pretrain_labels) {
-        const auto [xs, ys] = labelled_rows(scaled, *pretrain_labels);
+    const bool pretrained = pretrain_labels && o.pretrain_epochs > 0;
+    if (pretrained) {
+        const auto [xs, ys] = labelled_rows(x, *pretrain_labels);
         FitOptions f = o.fit;
         f.epochs = o.pretrain_epochs;
         f.val_fraction = 0;
-        f.patience = std::max<std::size_t>(o.pretrain_epochs, 1);
+        f.patience = o.pretrain_epochs;
         f.seed = o.seed;
-        if (o.pretrain_epochs > 0) {
-            VmonfObjective pretrain({1, 1, 1}, true);
-            out.pretrain = fit(v, FitData{xs, nullptr, nullptr, &ys}, f, pretrain);
-            if (out.pretrain.diverged) {
-                out.fit = out.pretrain;
-                out.message = "pretraining: " + out.pretrain.message;
-            }
+        VmonfObjective pretrain({1, 1, 1}, true);
+        out.pretrain = fit(model, FitData{xs, nullptr, nullptr, &ys}, f, pretrain);
+        if (out.pretrain.diverged) {
+            out.fit = out.pretrain;
+            out.message = "pretraining: " + out.pretrain.message;
         }
     }
 
     FitOptions f = o.fit;
     f.seed = o.seed;
     VmonfObjective objective(o.temperature, false);
-    if (out.message.empty()) out.fit = fit(v, FitData{scaled, nullptr, nullptr, labels}, f, objective);
-    // The parameters kept are those of the best epoch; its temperature is the one q was trained at.
-    out.final_temperature = o.temperature.at(out.fit.best_epoch == 0 ? 0 : out.fit.best_epoch - 1);
+    if (out.message.empty()) out.fit = fit(model, FitData{x, nullptr, nullptr, labels}, f, objective);
+    // The parameters kept are those of the best epoch, and q keeps the temperature they were
+    // trained at: T = 1 of pretraining when no epoch improved on the start, else that epoch's.
+    out.final_temperature = out.fit.best_epoch > 0 ? o.temperature.at(out.fit.best_epoch - 1)
+                            : pretrained           ? 1.0
+                                                   : o.temperature.at(0);
     v.set_temperature(out.final_temperature);
-    v.set_training(false);
+    model.set_training(false);
 
     out.labels = v.predict(scaled);
     out.generative_labels = argmax_rows(v.generative_posterior(scaled));
@@ -378,7 +390,9 @@ VmonfFit fit_vmonf(const Array& x, const IndexArray* labels, const VmonfOptions&
     for (std::size_t i = 0; i < n; ++i) agree += out.labels[i] == out.generative_labels[i];
     out.agreement = static_cast<real>(agree) / static_cast<real>(n);
     out.sizes.assign(k, 0);
+    out.generative_sizes.assign(k, 0);
     for (std::size_t l : out.labels) ++out.sizes[l];
+    for (std::size_t l : out.generative_labels) ++out.generative_sizes[l];
     for (std::size_t c = 0; c < k; ++c) {
         if (out.sizes[c] == 0) out.empty_components.push_back(c);
         if (out.sizes[c] == n) out.collapsed = true;
@@ -393,14 +407,6 @@ VmonfFit fit_vmonf(const Array& x, const IndexArray* labels, const VmonfOptions&
     else if (!out.empty_components.empty())
         msg << "; " << out.empty_components.size() << " of " << k << " components received no rows";
     out.message = msg.str();
-
-    if (scaling) {
-        std::vector<TransformPtr> front;
-        front.push_back(std::move(scaling));
-        out.model = std::make_unique<Flow>(std::move(vmonf), std::move(front));
-    } else {
-        out.model = std::move(vmonf);
-    }
     out.model->set_training(false);
     return out;
 }

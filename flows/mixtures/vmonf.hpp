@@ -132,10 +132,10 @@ struct VmonfOptions {
     TemperatureSchedule temperature;
     FitOptions fit = default_fit_options();
     std::size_t pretrain_epochs = 200;  // on the labelled rows first, when some rows have labels
-    // kmeans (the default, beyond the paper; docs/vmonf.md has the study that chose it): without
-    // labels (given labels start the model themselves), k-means labels of the scaled rows (10 restarts) pretrain the model as labels would,
-    // pretrain_epochs long, before the ELBO takes over. uniform: the classifier and the flows start
-    // from their random initialisation (the paper).
+    // The start without labels (given labels start the model themselves): "kmeans" (the default,
+    // beyond the paper; the study in docs/vmonf.md chose it) pretrains the model, pretrain_epochs
+    // long, on the k-means labels of the scaled rows (10 restarts) as if they were given labels;
+    // "uniform" starts from the networks' random initialisation, as the paper does.
     std::string init = "kmeans";
     std::uint64_t seed = 0;
 
@@ -154,6 +154,7 @@ struct VmonfFit {
     std::vector<std::size_t> generative_labels;  // argmax p(c|x) of every row
     real agreement = 0;                        // share of rows where the two agree
     std::vector<std::size_t> sizes;            // rows per component by q
+    std::vector<std::size_t> generative_sizes;  // rows per component by p(c|x)
     std::vector<std::size_t> empty_components;  // components q gives no row
     bool collapsed = false;                    // every row in one component
     real final_temperature = 1;
