@@ -65,6 +65,7 @@
 #include "flows/mixtures/mixture.hpp"
 #include "flows/mixtures/piecewise.hpp"
 #include "flows/mixtures/vmonf.hpp"
+#include "flows/transport/flows_for_flows.hpp"
 #include "flows/transforms/standardize.hpp"
 #include "flows/transforms/affine_coupling.hpp"
 #include "flows/distributions/resampled_base.hpp"

@@ -44,13 +44,15 @@ ColumnSelection made_block(std::size_t j_first, std::size_t count, std::size_t d
     return ColumnSelection(std::move(columns), raw_per_coordinate(bins) * d);
 }
 
-// Near-identity start: output weights × 10⁻², output bias 0 except the derivative columns.
+// Near-identity start: output weights × `scale` (10⁻², or 0 for the identity), output bias 0
+// except the derivative columns.
 // `is_derivative(c)` says whether output column c holds a raw derivative.
 template <class IsDerivative>
-void start_near_identity(Module& net, std::size_t output_layer, const SplineOptions& o, IsDerivative is_derivative) {
+void start_near_identity(Module& net, std::size_t output_layer, const SplineOptions& o, real scale,
+                         IsDerivative is_derivative) {
     ParameterList params = net.parameters();
     const std::string layer = "layers." + std::to_string(output_layer);
-    params.find(layer + ".weight").value() *= 1e-2;
+    params.find(layer + ".weight").value() *= scale;
     Array& bias = params.find(layer + ".bias").value();
     const real identity = identity_raw_derivative(o);
     for (std::size_t c = 0; c < bias.shape()[1]; ++c) bias(0, c) = is_derivative(c) ? identity : 0.0;
@@ -87,7 +89,7 @@ SplineAutoregressive::SplineAutoregressive(const SplineAutoregressiveConfig& con
     heights_ = made_block(bins, bins, d, bins);
     derivatives_ = made_block(2 * bins, bins - 1, d, bins);
     // MADE output column j·D + i is output j of input i; j ≥ 2K are the derivatives.
-    start_near_identity(made_, made_.masks().size() - 1, config_.spline,
+    start_near_identity(made_, made_.masks().size() - 1, config_.spline, config_.output_init_scale,
                         [&](std::size_t c) { return c / d >= 2 * bins; });
 }
 
@@ -192,7 +194,7 @@ SplineCoupling::SplineCoupling(const SplineCouplingConfig& config, Rng& rng)
     merge_ = ColumnSelection(inverse_permutation(joined), config_.dim);
     // The Mlp's output: widths (changed·K), heights (changed·K), then derivatives.
     const std::size_t derivatives_from = 2 * changed_.size() * config_.bins;
-    start_near_identity(net_, net_.layers().size() - 1, config_.spline,
+    start_near_identity(net_, net_.layers().size() - 1, config_.spline, config_.output_init_scale,
                         [&](std::size_t c) { return c >= derivatives_from; });
 }
 

@@ -18,9 +18,11 @@
 // As in AffineCoupling, the even columns (0, 2, …) pass unchanged and the odd ones change; `flip`
 // swaps the roles, so alternating layers change every coordinate. The inverse is one pass. Needs D ≥ 2.
 //
-// Start. The conditioner's output weights are scaled by 10⁻² and its output bias is 0 for widths
-// and heights and identity_raw_derivative() for the derivatives, so every spline starts within
-// about 10⁻² of the identity, and every weight gets a gradient from the first step.
+// Start. The conditioner's output weights are scaled by output_init_scale (10⁻² by default) and its
+// output bias is 0 for widths and heights and identity_raw_derivative() for the derivatives, so
+// every spline starts within about 10⁻² of the identity, and every weight gets a gradient from the
+// first step. output_init_scale = 0 (a zero last layer: uniform bins, unit interior derivatives)
+// starts at the identity itself, to rounding (the flows-for-flows paper's top flow).
 //
 // Parameters: "made.layers.k.*" (and "made.context.k.*") for nsf, "net.layers.k.*" for nsf_coupling.
 #pragma once
@@ -50,6 +52,7 @@ struct SplineAutoregressiveConfig {
     // The degree of each input (a permutation of 1..dim). Empty: made from `ordering` (a random
     // one drawn from the rng); given (as in a loaded config): used as is.
     std::vector<std::size_t> degrees;
+    real output_init_scale = 1e-2;  // the start (above); 0: the identity
 };
 
 class SplineAutoregressive : public Transform {
@@ -90,6 +93,7 @@ struct SplineCouplingConfig {
     std::size_t context = 0;
     Activation activation = Activation::relu;
     bool flip = false;  // false: even columns pass unchanged, odd ones change; true: the reverse
+    real output_init_scale = 1e-2;  // the start (above); 0: the identity
 };
 
 class SplineCoupling : public Transform {
