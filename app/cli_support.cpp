@@ -12,7 +12,9 @@
 #include "core/random.hpp"
 #include "data/csv.hpp"
 #include "data/pca.hpp"
+#include "flows/mixtures/flow_mixture.hpp"
 #include "flows/model_file.hpp"
+#include "app/plot.hpp"
 
 // OpenBLAS's own extension (declared here: <cblas.h> conflicts with xtensor-blas's prototypes).
 extern "C" char* openblas_get_corename(void);
@@ -114,6 +116,13 @@ void warn_if_generic_blas(bool quiet) {
     if (!better) return;
     std::cerr << "flowtape: warning: OpenBLAS does not recognise this CPU and uses its generic Prescott kernels, "
               << "several times slower; set OPENBLAS_CORETYPE=" << better << " for its " << better << " kernels\n";
+}
+
+IndexArray component_regions(Distribution& model, real lo, real hi, std::size_t g) {
+    IndexArray regions = IndexArray::from_shape({g, g});
+    const std::vector<std::size_t> cells = predict_components(model, grid_cell_centres(lo, hi, g));
+    for (std::size_t k = 0; k < cells.size(); ++k) regions.data()[k] = static_cast<std::int64_t>(cells[k]);
+    return regions;
 }
 
 }  // namespace flowtape::app

@@ -66,6 +66,10 @@ inline CLI::Validator unsigned_integer() {
         "UINT");
 }
 
+// The component each cell of the G×G grid over [lo, hi]² picks (argmax posterior; the layout of
+// Panel::regions, app/plot.hpp) for a model holding a mixture: its decision regions.
+IndexArray component_regions(Distribution& model, real lo, real hi, std::size_t g);
+
 // "a, b, c".
 std::string join(const std::vector<std::string>& names);
 

@@ -77,9 +77,7 @@ void write_mixture_figure(const PlotOptions& o, const LoadedModel& loaded, real 
     Distribution& model = *loaded.model;
     Panel density{"model density", density_grid(model, lo, hi, o.grid)};
     Panel regions;
-    regions.regions = IndexArray::from_shape({o.grid, o.grid});
-    const std::vector<std::size_t> cells = predict_components(model, grid_cell_centres(lo, hi, o.grid));
-    for (std::size_t k = 0; k < cells.size(); ++k) regions.regions.data()[k] = static_cast<std::int64_t>(cells[k]);
+    regions.regions = component_regions(model, lo, hi, o.grid);
     Panel clusters;
     std::vector<std::int64_t> truth;
     if (o.data.empty()) {

@@ -302,9 +302,7 @@ std::vector<Panel> figure_row(const Dataset& d, const FlowMixtureFit& fit, std::
     clusters.points = scaled;
     clusters.point_labels = cluster_labels;
     Panel regions{"decision regions, true classes", {}};
-    regions.regions = IndexArray::from_shape({g, g});
-    const std::vector<std::size_t> cell_labels = predict_components(*mix, cells);
-    for (std::size_t c = 0; c < cell_labels.size(); ++c) regions.regions.data()[c] = static_cast<std::int64_t>(cell_labels[c]);
+    regions.regions = component_regions(*mix, lo, hi, g);
     regions.points = scaled;
     regions.point_labels = truth_labels;
     Panel density{"density", Array::from_shape({g, g})};

@@ -147,10 +147,7 @@ Run score(const std::string& set, const std::string& setting, std::uint64_t seed
 Panel regions_panel(const std::string& title, Distribution& model, const Array& points,
                     const std::vector<std::int64_t>& labels, real lo, real hi, std::size_t g) {
     Panel p{title, {}};
-    Mixture* mix = mixture_inside(model);
-    p.regions = IndexArray::from_shape({g, g});
-    const std::vector<std::size_t> cells = predict_components(*mix, grid_cell_centres(lo, hi, g));
-    for (std::size_t c = 0; c < cells.size(); ++c) p.regions.data()[c] = static_cast<std::int64_t>(cells[c]);
+    p.regions = component_regions(*mixture_inside(model), lo, hi, g);
     p.points = points;
     p.point_labels = labels;
     return p;

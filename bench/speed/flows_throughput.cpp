@@ -45,6 +45,7 @@ char* openblas_get_config(void);
 namespace {
 
 using flowtape::bench::cpu_model;
+using flowtape::bench::median_ms;
 using flowtape::bench::openblas_config;
 using flowtape::bench::today;
 
@@ -97,27 +98,6 @@ Options parse_options(int argc, char** argv) {
         }
     }
     return o;
-}
-
-// Median of single calls after a warm-up; enough calls to fill `seconds` (at least min_reps).
-template <class F>
-double median_ms(F&& call, double seconds, std::size_t min_reps) {
-    const auto start = Clock::now();
-    std::size_t warm = 0;
-    while (warm < 3 || std::chrono::duration<double>(Clock::now() - start).count() < 0.1 * seconds) {
-        call();
-        ++warm;
-    }
-    const double estimate = std::chrono::duration<double>(Clock::now() - start).count() / static_cast<double>(warm);
-    const std::size_t reps = std::clamp<std::size_t>(static_cast<std::size_t>(seconds / estimate), min_reps, 100000);
-    std::vector<double> ms(reps);
-    for (auto& m : ms) {
-        const auto t0 = Clock::now();
-        call();
-        m = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    }
-    std::nth_element(ms.begin(), ms.begin() + static_cast<std::ptrdiff_t>(reps / 2), ms.end());
-    return ms[reps / 2];
 }
 
 // The rate of a square dgemm in GFLOP/s (2n³ per call).

@@ -18,6 +18,27 @@ extern "C" char* openblas_get_config(void);
 
 namespace flowtape::bench {
 
+// Median of single calls after a warm-up; enough calls to fill `seconds` (at least min_reps).
+template <class F>
+inline double median_ms(F&& call, double seconds, std::size_t min_reps) {
+    const auto start = std::chrono::steady_clock::now();
+    std::size_t warm = 0;
+    while (warm < 3 || std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 0.1 * seconds) {
+        call();
+        ++warm;
+    }
+    const double estimate = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / static_cast<double>(warm);
+    const std::size_t reps = std::clamp<std::size_t>(static_cast<std::size_t>(seconds / estimate), min_reps, 100000);
+    std::vector<double> ms(reps);
+    for (auto& m : ms) {
+        const auto t0 = std::chrono::steady_clock::now();
+        call();
+        m = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    }
+    std::nth_element(ms.begin(), ms.begin() + static_cast<std::ptrdiff_t>(reps / 2), ms.end());
+    return ms[reps / 2];
+}
+
 // Median wall time of `reps` calls of f; `value` receives the last call's result.
 inline double median_seconds(int reps, const std::function<double()>& f, double& value) {
     std::vector<double> t;

@@ -9,7 +9,6 @@
 //
 // Prints a JSON document on stdout. Usage: bench_vmonf_speed [--quick] [--component-threads T]
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -25,31 +24,7 @@
 
 extern "C" char* openblas_get_corename(void);
 
-namespace {
-
 using namespace flowtape;
-using Clock = std::chrono::steady_clock;
-
-double median_step_ms(const std::function<void()>& step, double seconds, int min_reps) {
-    const auto start = Clock::now();
-    int warm = 0;
-    while (warm < 3 || std::chrono::duration<double>(Clock::now() - start).count() < 0.1 * seconds) {
-        step();
-        ++warm;
-    }
-    const double estimate = std::chrono::duration<double>(Clock::now() - start).count() / warm;
-    const int reps = std::max(min_reps, std::min(100000, static_cast<int>(seconds / estimate)));
-    std::vector<double> ms(static_cast<std::size_t>(reps));
-    for (double& m : ms) {
-        const auto t0 = Clock::now();
-        step();
-        m = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    }
-    std::nth_element(ms.begin(), ms.begin() + reps / 2, ms.end());
-    return ms[static_cast<std::size_t>(reps / 2)];
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
     bool quick = false;
@@ -91,7 +66,7 @@ int main(int argc, char** argv) {
     };
     step();
     const real first = last;
-    const double ms = median_step_ms(step, quick ? 0.3 : 2.0, 20);
+    const double ms = bench::median_ms(step, quick ? 0.3 : 2.0, 20);
     const char* core = openblas_get_corename();
     const nlohmann::json doc{
         {"bench", "vmonf_speed"},

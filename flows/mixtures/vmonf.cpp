@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "flows/builders.hpp"
 #include "flows/flow.hpp"
+#include "flows/mixtures/flow_mixture.hpp"
 #include "flows/registry.hpp"
 #include "flows/transforms/standardize.hpp"
 
@@ -80,31 +81,35 @@ Var VariationalMixture::elbo(Var x, real temperature) {
     return dot_rows(exp(log_q), sub(joint_log_prob(x), log_q));
 }
 
+namespace {
+
+// Per row: log q(y|x) + log p(x|y) = log q(y|x) + joint(y) − log p(y) where a row has a label, the
+// ELBO where it has none. A select, not a 0/1 weighting: a discarded term that is infinite must
+// not turn into NaN.
+Var objective_rows(VariationalMixture& v, Var x, const LabelColumns& y, real temperature) {
+    const std::size_t n = x.rows();
+    const Var log_q = v.log_posterior(x, temperature);
+    const Var joint = v.joint_log_prob(x);
+    const Var elbo_rows = y.count == n ? Var() : dot_rows(exp(log_q), sub(joint, log_q));
+    if (y.count == 0) return elbo_rows;
+    const std::vector<real> w = v.weights();
+    Array log_prior_y = Array::from_shape({n, 1});
+    for (std::size_t i = 0; i < n; ++i) log_prior_y(i, 0) = std::log(w[static_cast<std::size_t>(y.index(i, 0))]);
+    const Var labelled = sub(add(gather(log_q, y.index, 1), gather(joint, y.index, 1)), x.tape().constant(log_prior_y));
+    return y.count == n ? labelled : select(y.labelled, labelled, elbo_rows);
+}
+
+}  // namespace
+
 Var VariationalMixture::labelled_objective(Var x, const IndexArray& labels, real temperature) {
     const LabelColumns y = label_columns(labels, size(), x.rows(), "VariationalMixture::labelled_objective");
     require(y.count == x.rows(), "VariationalMixture::labelled_objective: every row needs a label");
-    return semi_supervised_objective(x, labels, temperature);
+    return objective_rows(*this, x, y, temperature);
 }
 
 Var VariationalMixture::semi_supervised_objective(Var x, const IndexArray& labels, real temperature) {
-    Tape& t = x.tape();
-    const std::size_t n = x.rows();
-    const LabelColumns y = label_columns(labels, size(), n, "VariationalMixture::semi_supervised_objective");
-    const Var log_q = log_posterior(x, temperature);
-    const Var joint = joint_log_prob(x);
-    // Labelled: log q(y|x) + log p(x|y) = log q(y|x) + joint(y) − log p(y).
-    Var labelled;
-    if (y.count > 0) {
-        const std::vector<real> w = weights();
-        Array log_prior_y = Array::from_shape({n, 1});
-        for (std::size_t i = 0; i < n; ++i) log_prior_y(i, 0) = std::log(w[static_cast<std::size_t>(y.index(i, 0))]);
-        labelled = sub(add(gather(log_q, y.index, 1), gather(joint, y.index, 1)), t.constant(log_prior_y));
-        if (y.count == n) return labelled;
-    }
-    const Var elbo_rows = dot_rows(exp(log_q), sub(joint, log_q));
-    if (y.count == 0) return elbo_rows;
-    // A select, not a 0/1 weighting: a discarded term that is infinite must not turn into NaN.
-    return select(y.labelled, labelled, elbo_rows);
+    return objective_rows(*this, x, label_columns(labels, size(), x.rows(), "VariationalMixture::semi_supervised_objective"),
+                          temperature);
 }
 
 Array VariationalMixture::responsibilities(const Array& x, const Array* context) {
@@ -157,11 +162,7 @@ void VariationalMixture::collect_parameters(ParameterList& out, const std::strin
     classifier_.collect_parameters(out, qualified_name(prefix, "classifier"));
 }
 
-VariationalMixture* vmonf_inside(Distribution& model) {
-    if (auto* v = dynamic_cast<VariationalMixture*>(&model)) return v;
-    if (auto* f = dynamic_cast<Flow*>(&model)) return dynamic_cast<VariationalMixture*>(&f->base());
-    return nullptr;
-}
+VariationalMixture* vmonf_inside(Distribution& model) { return dynamic_cast<VariationalMixture*>(mixture_inside(model)); }
 
 // ---- the temperature and the objective ----
 
@@ -203,13 +204,11 @@ InMixtureSpace in_mixture_space(Distribution& model, Var x) {
 }  // namespace
 
 Var VmonfObjective::loss(Distribution& model, const Batch& batch) {
+    if (pretraining_ && !batch.labels) throw ValueError("VmonfObjective: pretraining needs the rows' labels");
     const InMixtureSpace m = in_mixture_space(model, batch.x);
-    const std::size_t n = batch.x.rows();
-    IndexArray none;
-    if (!batch.labels) none = IndexArray(std::array<std::size_t, 2>{n, 1}, kNoLabel);
-    const IndexArray& labels = batch.labels ? *batch.labels : none;
-    Var per_row = pretraining_ ? m.vmonf->labelled_objective(m.x, labels, temperature_)
-                               : m.vmonf->semi_supervised_objective(m.x, labels, temperature_);
+    Var per_row = !batch.labels ? m.vmonf->elbo(m.x, temperature_)
+                  : pretraining_ ? m.vmonf->labelled_objective(m.x, *batch.labels, temperature_)
+                                 : m.vmonf->semi_supervised_objective(m.x, *batch.labels, temperature_);
     if (m.logdet.valid()) per_row = add(per_row, m.logdet);
     return negative_weighted_mean(per_row, batch);
 }
@@ -297,12 +296,6 @@ void check_inputs(const Array& x, const IndexArray* labels, const VmonfOptions& 
     }
 }
 
-Array transformed(Transform& s, const Array& x) {
-    Tape tape;
-    NoGrad no_grad(tape);
-    return s.forward(tape.constant(x)).out.value();
-}
-
 // The labelled rows of x and their labels.
 std::pair<Array, IndexArray> labelled_rows(const Array& x, const IndexArray& labels) {
     std::vector<std::size_t> keep;
@@ -324,7 +317,6 @@ VmonfFit fit_vmonf(const Array& x, const IndexArray* labels, const VmonfOptions&
     check_inputs(x, labels, o);
     const std::size_t n = x.shape()[0], d = x.shape()[1], k = o.spec.components;
     std::unique_ptr<Standardize> scaling = o.scale == "standard" ? Standardize::from_data(x) : nullptr;
-    const Array scaled = scaling ? transformed(*scaling, x) : x;
 
     // The model trained is the one saved: the standardisation in front of the VMoNF (or the VMoNF),
     // so that every loss fit reports is on the data's own scale, as `flowtape logprob` reports it.
@@ -340,6 +332,7 @@ VmonfFit fit_vmonf(const Array& x, const IndexArray* labels, const VmonfOptions&
         out.model = std::move(vmonf);
     }
     Distribution& model = *out.model;
+    const Array scaled = to_mixture_space(model, x);  // where the VMoNF lives: k-means and the labels
 
     // The k-means start: its labels pretrain the model as given labels would, then leave.
     std::optional<IndexArray> kmeans_labels;

@@ -60,8 +60,7 @@ Var displacement(const Var& from, const Var& to, const std::string& kind) {
     const Var moved = sub(to, from);
     if (kind == "l1") return sum(abs(moved), 1);
     if (kind == "l2") return sum(square(moved), 1);
-    if (kind == "none") return mul_scalar(sum(moved, 1), 0.0);
-    throw ValueError("displacement: unknown penalty '" + kind + "' (none, l1 or l2)");
+    throw ValueError("displacement: unknown distance '" + kind + "' (l1 or l2)");
 }
 
 // ---- the objective ----

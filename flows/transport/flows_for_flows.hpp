@@ -60,8 +60,8 @@ struct DisplacementPenalty {
                                         // non-finite weight, or annealing without steps
 };
 
-// D(y) per row (N×1) for the penalty's kind between rows `from` and their images `to` (N×D
-// each, on one tape); zero for kind "none".
+// D(y) per row (N×1), kind "l1" or "l2", between rows `from` and their images `to` (N×D each, on
+// one tape); ValueError for another kind.
 Var displacement(const Var& from, const Var& to, const std::string& kind);
 
 // The training loss of a top flow: −log p(y) + w_t·D(y) (weighted mean over the batch), the step
