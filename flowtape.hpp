@@ -66,6 +66,7 @@
 #include "flows/mixtures/piecewise.hpp"
 #include "flows/mixtures/vmonf.hpp"
 #include "flows/transport/flows_for_flows.hpp"
+#include "flows/transport/transport_flow.hpp"
 #include "flows/transforms/standardize.hpp"
 #include "flows/transforms/affine_coupling.hpp"
 #include "flows/distributions/resampled_base.hpp"

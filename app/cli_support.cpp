@@ -50,10 +50,30 @@ std::string join(const std::vector<std::string>& names) {
     return out;
 }
 
-LoadedModel load_model_with_columns(const std::string& who, const std::string& path) {
+Array take_column(const std::string& who, Dataset& data, const std::string& name, const std::string& path) {
+    const auto at = std::find(data.columns.begin(), data.columns.end(), name);
+    if (at == data.columns.end())
+        throw ValueError(who + ": " + path + " has no column '" + name + "' (columns: " + join(data.columns) + ")");
+    if (data.columns.size() == 1)
+        throw ValueError(who + ": " + path + ": '" + name + "' is its only column; no data columns are left");
+    const auto k = static_cast<std::size_t>(at - data.columns.begin());
+    const std::size_t n = data.rows(), d = data.dims();
+    Array column = xt::zeros<real>({n, std::size_t(1)});
+    Array rest = xt::zeros<real>({n, d - 1});
+    for (std::size_t i = 0; i < n; ++i) {
+        column(i, 0) = data.x(i, k);
+        for (std::size_t j = 0, out = 0; j < d; ++j)
+            if (j != k) rest(i, out++) = data.x(i, j);
+    }
+    data.x = std::move(rest);
+    data.columns.erase(at);
+    return column;
+}
+
+LoadedModel load_model_with_columns(const std::string& who, const std::string& path, bool conditional_ok) {
     LoadedModel loaded;
     loaded.model = load_model(path, &loaded.extra);
-    if (loaded.model->context_dim() > 0)
+    if (loaded.model->context_dim() > 0 && !conditional_ok)
         throw ValueError(who + ": the model in " + path + " is conditional (context dimension " +
                          std::to_string(loaded.model->context_dim()) + "); the command has no context to give it");
     std::size_t data_dims = loaded.model->dim();

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/types.hpp"
+#include "data/dataset.hpp"
 #include "flows/distribution.hpp"
 
 namespace flowtape::data {
@@ -35,8 +36,8 @@ struct LoadedModel {
 };
 
 // load_model plus the column names; ValueError naming `who` when the model is conditional (the
-// command has no way to give it a context).
-LoadedModel load_model_with_columns(const std::string& who, const std::string& path);
+// command has no way to give it a context) unless `conditional_ok`.
+LoadedModel load_model_with_columns(const std::string& who, const std::string& path, bool conditional_ok = false);
 
 // The rows of the CSV file at `path` in the model's data columns: picked by name when the file has
 // all of them, else every column of the file when their number is the columns'. ShapeError naming
@@ -69,6 +70,11 @@ inline CLI::Validator unsigned_integer() {
 // The component each cell of the G×G grid over [lo, hi]² picks (argmax posterior; the layout of
 // Panel::regions, app/plot.hpp) for a model holding a mixture: its decision regions.
 IndexArray component_regions(Distribution& model, real lo, real hi, std::size_t g);
+
+// Removes the column `name` from data (its x and columns) and returns it (N×1): a condition
+// column. ValueError naming `who`, the file and the columns when there is no such column or it is
+// the only one.
+Array take_column(const std::string& who, Dataset& data, const std::string& name, const std::string& path);
 
 // "a, b, c".
 std::string join(const std::vector<std::string>& names);

@@ -414,4 +414,44 @@ expect_usage_error cluster-score --labels "$tmp/moons.csv" --truth "$tmp/cog100.
 expect_usage_error cluster-score --labels "$tmp/clustered.csv" --truth "$tmp/cog100.csv"
 grep -q "clustered.csv has 2000 rows but .*cog100.csv has 100" "$tmp/err" || fail "the row-count error does not name both files: $(<"$tmp/err")"
 
+# ---- flows for flows: train --flow f4f over trained bases (two directions, conditional), transport ----
+"$flowtape" datasets four-circles -n 600 --seed 1 > "$tmp/f4f_y.csv"
+"$flowtape" datasets four-circles -n 600 --seed 2 > "$tmp/f4f_x.csv"
+for side in x y; do
+  "$flowtape" train --flow maf --layers 2 --hidden 16 --epochs 5 --data "$tmp/f4f_$side.csv" --out "$tmp/f4f_base_$side.json" --quiet >/dev/null ||
+    fail "f4f: the $side base did not train"
+done
+f4f=(train --flow f4f --base-left "$tmp/f4f_base_x.json" --base-right "$tmp/f4f_base_y.json" --data "$tmp/f4f_y.csv"
+     --data-left "$tmp/f4f_x.csv" --layers 2 --hidden 16,16 --epochs 2 --penalty l1 --quiet)
+"$flowtape" "${f4f[@]}" --out "$tmp/f4f.json" > "$tmp/f4f_summary.json" || fail "f4f: train failed"
+grep -q '"mean_translation"' "$tmp/f4f_summary.json" || fail "f4f: the summary has no mean translation"
+"$flowtape" transport --model "$tmp/f4f.json" --data "$tmp/f4f_x.csv" > "$tmp/f4f_moved.csv" || fail "f4f: transport failed"
+[[ $(head -1 "$tmp/f4f_moved.csv") == "x0,x1,displacement" && $(rows "$tmp/f4f_moved.csv") == 600 ]] ||
+  fail "f4f: transport wrote $(head -1 "$tmp/f4f_moved.csv") and $(rows "$tmp/f4f_moved.csv") rows"
+# There and back: moving the moved rows with --inverse returns the input rows.
+cut -d, -f1,2 "$tmp/f4f_moved.csv" > "$tmp/f4f_moved_xy.csv"
+"$flowtape" transport --model "$tmp/f4f.json" --data "$tmp/f4f_moved_xy.csv" --inverse | cut -d, -f1,2 | tail -n +2 |
+  paste -d, - <(tail -n +2 "$tmp/f4f_x.csv") |
+  awk -F, '{ d = ($1 - $3) ^ 2 + ($2 - $4) ^ 2; if (d > 1e-16) bad++ } END { exit bad > 0 }' ||
+  fail "f4f: transport --inverse does not undo transport"
+awk -F, 'NR == 1 { print $0 ",c"; next } { print $0 "," (NR % 10) / 10 }' "$tmp/f4f_y.csv" > "$tmp/f4f_yc.csv"
+"$flowtape" train --flow maf --layers 2 --hidden 16 --epochs 3 --data "$tmp/f4f_yc.csv" --condition-column c \
+  --out "$tmp/f4f_cbase.json" --quiet >/dev/null || fail "f4f: the conditional base did not train"
+"$flowtape" train --flow f4f --base-left "$tmp/f4f_cbase.json" --data "$tmp/f4f_yc.csv" --condition-column c --layers 2 \
+  --hidden 16,16 --epochs 2 --out "$tmp/f4f_c.json" --quiet >/dev/null || fail "f4f: conditional train failed"
+"$flowtape" transport --model "$tmp/f4f_c.json" --data "$tmp/f4f_yc.csv" --condition-out 2 > "$tmp/f4f_cmoved.csv" 2> "$tmp/err" ||
+  fail "f4f: conditional transport failed"
+grep -q "outside the conditions seen in training" "$tmp/err" || fail "f4f: no warning for a condition outside the trained range"
+ok "f4f: two-direction and conditional training, transport and its inverse, the out-of-range warning"
+expect_usage_error train --flow f4f --data "$tmp/f4f_y.csv" --out "$tmp/nope.json"
+expect_usage_error train --flow f4f --base-left "$tmp/f4f_base_x.json" --data-left "$tmp/f4f_x.csv" --data "$tmp/f4f_y.csv" --out "$tmp/nope.json"
+expect_usage_error train --flow f4f --base-left "$tmp/f4f_cbase.json" --data "$tmp/f4f_y.csv" --out "$tmp/nope.json"
+expect_usage_error train --flow f4f --base-left "$tmp/f4f_base_x.json" --data "$tmp/f4f_yc.csv" --out "$tmp/nope.json"
+expect_usage_error train --flow f4f --base-left "$tmp/f4f_base_x.json" --data "$tmp/f4f_y.csv" --penalty l3 --out "$tmp/nope.json"
+expect_usage_error transport --model "$tmp/f4f_base_x.json" --data "$tmp/f4f_x.csv"
+expect_usage_error transport --model "$tmp/f4f_c.json" --data "$tmp/f4f_y.csv" --condition-out 0.5
+expect_usage_error transport --model "$tmp/f4f_c.json" --data "$tmp/f4f_yc.csv" --condition-out 0.5 --inverse
+expect_usage_error transport --model "$tmp/f4f.json" --data "$tmp/f4f_x.csv" --condition-out 0.5
+[[ ! -e $tmp/nope.json ]] || fail "f4f: a failed train left a model file"
+
 echo "cli-test: all passed"

@@ -29,6 +29,8 @@ Command add_train(CLI::App& app);
 Command add_sample(CLI::App& app);
 // `flowtape logprob --model M.json --data F.csv`: log p at each row, CSV column logp.
 Command add_logprob(CLI::App& app);
+// `flowtape transport --model F.json --data X.csv`: rows moved by a flows-for-flows model, CSV.
+Command add_transport(CLI::App& app);
 // `flowtape kl --model M.json --target NAME`: KL to a target density, JSON.
 Command add_kl(CLI::App& app);
 // `flowtape plot --model M.json --out fig.png`: density heatmap next to data or samples.

@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
     commands.push_back(flowtape::app::add_plot(cli));
     commands.push_back(flowtape::app::add_cluster(cli));
     commands.push_back(flowtape::app::add_cluster_score(cli));
+    commands.push_back(flowtape::app::add_transport(cli));
     commands.push_back(flowtape::app::add_bench(cli, argc, argv));
 
     if (const std::string problem = subcommand_problem(cli, argc, argv); !problem.empty())

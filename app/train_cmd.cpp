@@ -56,7 +56,8 @@ namespace flowtape::app::train {
 namespace {
 
 const std::vector<std::string>& flow_kinds() {
-    static const std::vector<std::string> kinds{"maf", "realnvp", "nsf", "nsf-coupling", "pnf", "cnf", "mixture", "vmonf"};
+    static const std::vector<std::string> kinds{"maf",  "realnvp", "nsf",   "nsf-coupling", "pnf",
+                                                "cnf",  "mixture", "vmonf", "f4f"};
     return kinds;
 }
 
@@ -126,9 +127,10 @@ void check_options(const TrainOptions& o) {
         throw IoError("train: cannot write " + o.out + ": directory " + dir.string() + " does not exist");
 }
 
-DistributionPtr build_flow(const TrainOptions& o, std::size_t dim) {
+DistributionPtr build_flow(const TrainOptions& o, std::size_t dim, std::size_t context) {
     FlowSpec spec;
     spec.dim = dim;
+    spec.context = context;
     spec.layers = o.layers;
     spec.hidden = parse_hidden(o.hidden);
     spec.bins = o.bins;
@@ -314,21 +316,29 @@ void run_train(const TrainOptions& o) {
     if (o.flow == "cnf") return run_train_cnf(o);
     if (o.flow == "mixture") return run_train_mixture(o);
     if (o.flow == "vmonf") return run_train_vmonf(o);
+    if (o.flow == "f4f") return run_train_f4f(o);
     CsvOptions csv;
     csv.weights_column = o.weights_column;
-    const Dataset data = read_csv(o.data, csv);  // IoError when the weights column is missing
+    Dataset data = read_csv(o.data, csv);  // IoError when the weights column is missing
     if (o.flow == "pnf") return run_train_piecewise(o, data);
-    DistributionPtr model = build_flow(o, data.dims());
+    // A conditional flow: the condition column is the context, not data.
+    const bool conditional = !o.condition_column.empty();
+    const Array condition = conditional ? take_column("train", data, o.condition_column, o.data) : Array();
+    DistributionPtr model = build_flow(o, data.dims(), conditional ? 1 : 0);
     warn_if_generic_blas(o.quiet);
     const std::size_t parameters = model->parameters().scalar_count();
     if (!o.quiet)
         std::cerr << "train: " << o.flow << " flow, " << parameters << " parameters, " << data.rows() << " rows of "
                   << data.dims() << " columns\n";
 
-    const FitReport report = fit(*model, data.x, fit_options_of(o), data.weights ? &*data.weights : nullptr);
+    const FitReport report = fit(*model, data.x, fit_options_of(o), data.weights ? &*data.weights : nullptr,
+                                 conditional ? &condition : nullptr);
     if (report.diverged) throw std::runtime_error("train: " + report.message + "; no model saved");
 
-    save_and_summarise(o, *model, data, options_json(o), report_json(report, parameters));
+    nlohmann::json options = options_json(o);
+    options["condition_column"] = conditional ? nlohmann::json(o.condition_column) : nlohmann::json(nullptr);
+    save_and_summarise(o, *model, data, options, report_json(report, parameters),
+                       conditional ? nlohmann::json{{"condition_column", o.condition_column}} : nlohmann::json(nullptr));
 }
 
 }  // namespace
@@ -433,8 +443,22 @@ Command add_train(CLI::App& app) {
     sub->add_option("--init", o->init,
                     "vmonf: kmeans (k-means labels pretrain the model first; the default without --labels-column) or uniform (random start, the paper)")
         ->capture_default_str();
+    sub->add_option("--condition-column", o->condition_column,
+                    "maf, realnvp, nsf, nsf-coupling: a column of conditions (the flow's context, not data); "
+                    "f4f: the condition to move rows along");
+    sub->add_option("--base-left", o->base_left, "f4f: the trained flow of the left side X (the target of --data's rows)");
+    sub->add_option("--base-right", o->base_right, "f4f: the trained flow of the right side Y (both directions train)");
+    sub->add_option("--data-left", o->data_left, "f4f: CSV rows of the left side X (needs --base-right)");
+    sub->add_option("--penalty", o->penalty, "f4f: distance penalty none, l1 or l2")->capture_default_str();
+    sub->add_option("--penalty-weight", o->penalty_weight, "f4f: the penalty's weight (w0 when annealed)")->capture_default_str();
+    sub->add_flag("--penalty-anneal", o->penalty_anneal, "f4f: cosine-anneal the penalty weight from w0 to --penalty-weight-min");
+    sub->add_option("--penalty-weight-min", o->penalty_weight_min, "f4f: the annealed weight's end")->capture_default_str();
+    sub->add_option("--condition-mode", o->condition_mode, "f4f: the top flow's context, delta (c_target - c_in) or concat")
+        ->capture_default_str();
+    sub->add_option("--clip-norm", o->clip_norm, "f4f: gradient norm clip (0: off)")->capture_default_str();
     sub->add_flag("--quiet", o->quiet, "No progress on stderr");
     return {sub, [o, sub] {
+                o->tail_bound_given = sub->count("--tail-bound") > 0;
                 o->hidden_given = sub->count("--hidden") > 0;
                 o->layers_given = sub->count("--layers") > 0;
                 o->epochs_given = sub->count("--epochs") > 0;

@@ -76,6 +76,17 @@ struct TrainOptions {
     std::size_t pretrain_epochs = 200;
     std::string init = "kmeans";
     std::string prior;  // empty: uniform
+    // f4f only (flows for flows; app/train_f4f.cpp)
+    bool tail_bound_given = false;
+    std::string base_left, base_right, data_left;
+    std::string penalty = "none";
+    real penalty_weight = 1;
+    bool penalty_anneal = false;
+    real penalty_weight_min = 0;
+    std::string condition_mode = "delta";
+    real clip_norm = 5;
+    // maf, realnvp, nsf, nsf-coupling (a conditional flow, context = this column) and f4f
+    std::string condition_column;
 };
 
 
@@ -98,6 +109,8 @@ void save_and_summarise(const TrainOptions& o, Distribution& model, const Datase
 void run_train_mixture(const TrainOptions& o);
 // --flow vmonf (app/train_vmonf.cpp).
 void run_train_vmonf(const TrainOptions& o);
+// --flow f4f (app/train_f4f.cpp).
+void run_train_f4f(const TrainOptions& o);
 // The PCA of --pca P fitted on the rows (none for P = 0); ValueError when P exceeds the smaller of
 // the rows and columns. The mixture kinds train on the projected rows and keep the projection.
 std::optional<data::Pca> pca_option(const TrainOptions& o, const Dataset& data);

@@ -207,6 +207,13 @@ static void gather_backward(Tape& t, std::uint32_t self) {
         }
     }
 }
+Var take_rows(Var x, const std::vector<std::size_t>& rows) {
+    IndexArray index = xt::zeros<std::int64_t>({rows.size(), x.cols()});
+    for (std::size_t r = 0; r < rows.size(); ++r)
+        for (std::size_t c = 0; c < x.cols(); ++c) index(r, c) = static_cast<std::int64_t>(rows[r]);
+    return gather(x, index, 0);
+}
+
 Var gather(Var x, const IndexArray& index, int axis) {
     detail::require_axis("gather", axis);
     const Shape xs = x.shape();

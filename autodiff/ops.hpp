@@ -115,6 +115,8 @@ Var reshape(Var x, std::size_t rows, std::size_t cols);  // [T] row-major, same 
 // axis 1: out(n, j) = x(n, index(n, j)); axis 0: out(i, m) = x(index(i, m), m). The gradient is
 // scattered back (added where an index repeats). Indices are checked.
 Var gather(Var x, const IndexArray& index, int axis);
+// Rows `rows` of x in that order (a gather along axis 0; repeats allowed). [T]
+Var take_rows(Var x, const std::vector<std::size_t>& rows);
 // out = mask ? a : b elementwise; a, b and mask have one shape. [T] (Not named `where`: with an
 // xtensor Mask argument, an unqualified call would find xt::where by argument-dependent lookup.)
 Var select(const Mask& mask, Var a, Var b);

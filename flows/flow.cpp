@@ -18,10 +18,10 @@ Flow::Flow(DistributionPtr base, std::vector<TransformPtr> transforms)
     }
 }
 
-TransformResult Flow::to_latent(Var x, Var context) {
+TransformResult chain_forward(const std::vector<TransformPtr>& transforms, Var x, Var context) {
     Var z = x;
     Var logdet;
-    for (auto& t : transforms_) {
+    for (const auto& t : transforms) {
         const TransformResult r = t->forward(z, context);
         z = r.out;
         logdet = logdet.valid() ? add(logdet, r.logdet) : r.logdet;
@@ -30,17 +30,21 @@ TransformResult Flow::to_latent(Var x, Var context) {
     return {z, logdet};
 }
 
-TransformResult Flow::from_latent(Var z, Var context) {
+TransformResult chain_inverse(const std::vector<TransformPtr>& transforms, Var z, Var context) {
     Var x = z;
     Var logdet;
-    for (std::size_t k = transforms_.size(); k-- > 0;) {
-        const TransformResult r = transforms_[k]->inverse(x, context);
+    for (std::size_t k = transforms.size(); k-- > 0;) {
+        const TransformResult r = transforms[k]->inverse(x, context);
         x = r.out;
         logdet = logdet.valid() ? add(logdet, r.logdet) : r.logdet;
     }
     if (!logdet.valid()) logdet = z.tape().constant(xt::zeros<real>({z.rows(), std::size_t(1)}));
     return {x, logdet};
 }
+
+TransformResult Flow::to_latent(Var x, Var context) { return chain_forward(transforms_, x, context); }
+
+TransformResult Flow::from_latent(Var z, Var context) { return chain_inverse(transforms_, z, context); }
 
 Var Flow::log_prob(Var x, Var context) {
     const TransformResult latent = to_latent(x, context);

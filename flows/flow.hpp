@@ -12,6 +12,12 @@
 
 namespace flowtape {
 
+// A chain of transforms applied in order (forward: data → latent) or undone in reverse order
+// (inverse), with the summed log-determinant (zeros N×1 for an empty chain). Flow and the
+// flows-for-flows model (whose chain and base see different contexts) share them.
+TransformResult chain_forward(const std::vector<TransformPtr>& transforms, Var x, Var context = Var());
+TransformResult chain_inverse(const std::vector<TransformPtr>& transforms, Var z, Var context = Var());
+
 class Flow : public Distribution {
 public:
     Flow(DistributionPtr base, std::vector<TransformPtr> transforms);

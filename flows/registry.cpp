@@ -18,6 +18,7 @@
 #include "flows/mixtures/mixture.hpp"
 #include "flows/mixtures/vmonf.hpp"
 #include "flows/transforms/standardize.hpp"
+#include "flows/transport/transport_flow.hpp"
 #include "flows/transforms/affine_coupling.hpp"
 #include "flows/distributions/resampled_base.hpp"
 
@@ -64,6 +65,7 @@ const std::map<std::string, DistributionFactory>& distribution_table() {
         {"cnf", ContinuousFlow::from_config},
         {"mixture", Mixture::from_config},
         {"vmonf", VariationalMixture::from_config},
+        {"f4f", TransportFlow::from_config},
         {"resampled_gaussian", ResampledGaussian::from_config},
         {"diagonal_gaussian",
          [](const nlohmann::json& c, Rng&) {

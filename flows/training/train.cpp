@@ -36,8 +36,9 @@ void check_options(const FitOptions& o) {
     require(o.val_fraction >= 0 && o.val_fraction < 1,
             "val_fraction must be in [0, 1), got " + std::to_string(o.val_fraction));
     require(!o.patience || *o.patience >= 1, "patience must be at least 1, got 0");
-    require(o.schedule == "constant" || o.schedule == "exponential" || o.schedule == "cosine",
-            "unknown schedule '" + o.schedule + "' (constant, exponential or cosine)");
+    require(o.schedule == "constant" || o.schedule == "exponential" || o.schedule == "cosine" ||
+                o.schedule == "cosine-steps",
+            "unknown schedule '" + o.schedule + "' (constant, exponential, cosine or cosine-steps)");
     require(std::isfinite(o.clip_norm) && o.clip_norm >= 0,
             "clip_norm must be finite and ≥ 0 (0: off), got " + std::to_string(o.clip_norm));
     require(std::isfinite(o.weight_decay) && o.weight_decay >= 0,
@@ -303,6 +304,45 @@ real evaluate_loss(Distribution& model, Objective& objective, const Rows& set, s
     return total / weight;
 }
 
+// One epoch's steps: the rows of step k are order[begin[k] .. begin[k + 1]). Plain: the shuffled
+// training rows cut into batches. By label: each label's rows (in shuffled order) cut into batches
+// of their own, the labels taking turns.
+struct BatchPlan {
+    std::vector<std::size_t> order;
+    std::vector<std::size_t> begin;  // steps + 1 entries
+    std::size_t steps() const { return begin.size() - 1; }
+};
+
+void plan_batches(const std::vector<std::size_t>& shuffled, const IndexArray& labels, bool by_label,
+                  std::size_t batch, BatchPlan& plan) {
+    plan.order.clear();
+    plan.begin.assign(1, 0);
+    if (!by_label) {
+        plan.order = shuffled;
+        for (std::size_t b = batch; b < shuffled.size(); b += batch) plan.begin.push_back(b);
+        plan.begin.push_back(shuffled.size());
+        return;
+    }
+    std::vector<std::vector<std::size_t>> groups;
+    for (std::size_t i : shuffled) {
+        const auto g = static_cast<std::size_t>(labels(i, 0));
+        if (g >= groups.size()) groups.resize(g + 1);
+        groups[g].push_back(i);
+    }
+    for (std::size_t start = 0;; start += batch) {
+        bool any = false;
+        for (const auto& group : groups) {
+            if (start >= group.size()) continue;
+            any = true;
+            const std::size_t end = std::min(group.size(), start + batch);
+            plan.order.insert(plan.order.end(), group.begin() + static_cast<std::ptrdiff_t>(start),
+                              group.begin() + static_cast<std::ptrdiff_t>(end));
+            plan.begin.push_back(plan.order.size());
+        }
+        if (!any) break;
+    }
+}
+
 LrSchedule make_schedule(const FitOptions& o) {
     if (o.schedule == "exponential") return LrSchedule::exponential(o.lr, o.gamma);
     if (o.schedule == "cosine") return LrSchedule::cosine(o.lr, o.epochs);
@@ -337,6 +377,13 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
     const Clock::time_point start = Clock::now();
     check_options(options);
     check_data(model, data);
+    if (options.batches_by_label) {
+        if (!data.labels) throw ValueError("fit: batches by label need labels, got none");
+        for (std::size_t i = 0; i < data.x.shape()[0]; ++i)
+            if ((*data.labels)(i, 0) < 0)
+                throw ValueError("fit: batches by label need a label on every row; row " + std::to_string(i) +
+                                 " has none");
+    }
     const Array& x = data.x;
     const std::size_t n = x.shape()[0];
 
@@ -399,16 +446,25 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
         report.message = "epoch " + std::to_string(epoch) + ": " + what + "; " + kept(report.best_epoch);
     };
 
+    BatchPlan plan;
+    plan_batches(train_index, all.y, options.batches_by_label, batch, plan);
+    // Per-step cosine: the number of steps per epoch is fixed by the split.
+    const bool per_step = options.schedule == "cosine-steps";
+    const LrSchedule step_schedule = LrSchedule::cosine(options.lr, std::max<std::size_t>(1, options.epochs * plan.steps()));
+    std::size_t global_step = 0;
+
     for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
-        adam.set_lr(schedule.at(epoch - 1) * lr_scale);
+        if (!per_step) adam.set_lr(schedule.at(epoch - 1) * lr_scale);
         objective.begin_epoch(epoch, options.epochs);
         shuffle_rng.shuffle(train_index);
+        plan_batches(train_index, all.y, options.batches_by_label, batch, plan);
         real epoch_total = 0, epoch_weight = 0;
-        for (std::size_t begin = 0; begin < n_train; begin += batch) {
-            const std::size_t end = std::min(n_train, begin + batch);
+        for (std::size_t step = 0; step < plan.steps(); ++step) {
+            const std::size_t begin = plan.begin[step], end = plan.begin[step + 1];
             const bool full = end - begin == batch;
+            if (per_step) adam.set_lr(step_schedule.at(global_step++) * lr_scale);
             Rows& part = train_batches.rows(full);
-            gather_set(all, train_index, begin, end, part);
+            gather_set(all, plan.order, begin, end, part);
             const real w = total_weight(part.w);
             if (w == 0) continue;  // nothing to learn from rows of weight zero
             Tape& t = train_batches.tape(full);

@@ -57,12 +57,19 @@ struct FitOptions {
     // stops. 0 = the paper's rule: stop at the first plateau.
     std::size_t lr_drops = 0;
     real lr_drop_factor = 0.1;  // in (0, 1)
-    std::string schedule = "constant";  // constant | exponential (lr·γ^epoch) | cosine (over epochs)
+    // constant | exponential (lr·γ^epoch) | cosine (over epochs) | cosine-steps (lr·½(1 + cos(πt/T))
+    // over the T steps of all epochs, set at every step: the flows-for-flows paper's schedule)
+    std::string schedule = "constant";
     real gamma = 0.999;                 // for the exponential schedule
     real clip_norm = 0;                 // global gradient norm; 0 = off
     real weight_decay = 0;              // Adam's L2 term
     real adam_beta1 = 0.9, adam_beta2 = 0.999;  // Adam's moment decays
     real adam_epsilon = 1e-8;           // Adam's ε (Keras and TensorFlow use 1e-7)
+    // Batches by label: every batch holds rows of one label only, and the batches of the labels
+    // take turns (label 0, 1, …, 0, 1, …; a label whose batches run out drops out of the turn),
+    // each its own Adam step. Needs labels without kNoLabel. The flows-for-flows training of two
+    // directions uses it (label = the side a row comes from).
+    bool batches_by_label = false;
     std::uint64_t seed = 0;             // the split and the per-epoch shuffles
     bool quiet = false;
     std::ostream* progress = &std::cerr;  // where progress lines go (null: nowhere)

@@ -1,40 +1,16 @@
-// Flows for flows: the identity-start top flow, the displacement penalty and its schedule, the
-// training objective, transport and base transfer (flows_for_flows.hpp).
+// Flows for flows: the displacement penalty and its schedule, the training objective, fit_transport,
+// base transfer and distances (flows_for_flows.hpp).
 #include "flows/transport/flows_for_flows.hpp"
 
 #include <cmath>
+#include <limits>
 #include <iomanip>
 #include <sstream>
 
 #include "autodiff/ops.hpp"
 #include "core/error.hpp"
-#include "flows/transforms/nsf.hpp"
-#include "flows/transforms/permutation.hpp"
 
 namespace flowtape {
-
-std::unique_ptr<Flow> make_top_flow(const TopFlowSpec& spec, DistributionPtr base, Rng& rng) {
-    if (!base) throw ValueError("make_top_flow: no base flow");
-    const ParameterList base_parameters = base->parameters();  // kept: items() refers into it
-    for (const NamedParameter& p : base_parameters.items()) p.parameter->set_frozen(true);
-    if (spec.layers == 0) throw ValueError("make_top_flow: needs at least one layer");
-    const std::size_t d = base->dim();
-    SplineAutoregressiveConfig c;
-    c.dim = d;
-    c.bins = spec.bins;
-    c.spline.tail_bound = spec.tail_bound;
-    c.hidden = spec.hidden;
-    c.output_init_scale = 0;  // a zero last MADE layer: each spline is the identity
-    std::vector<TransformPtr> transforms;
-    for (std::size_t k = 0; k < spec.layers; ++k) {
-        if (k > 0) transforms.push_back(Permutation::reverse(d));
-        transforms.push_back(std::make_unique<SplineAutoregressive>(c, rng));
-    }
-    // An odd number of reversals would leave the coordinates swapped: one more makes the whole
-    // map the identity at the start.
-    if ((spec.layers - 1) % 2 == 1) transforms.push_back(Permutation::reverse(d));
-    return std::make_unique<Flow>(std::move(base), std::move(transforms));
-}
 
 // ---- the penalty ----
 
@@ -65,32 +41,81 @@ Var displacement(const Var& from, const Var& to, const std::string& kind) {
 
 // ---- the objective ----
 
-TransportObjective::TransportObjective(DisplacementPenalty penalty) : penalty_(std::move(penalty)) {
+TransportObjective::TransportObjective(DisplacementPenalty penalty, std::uint64_t seed)
+    : penalty_(std::move(penalty)), rng_(Rng::stream(seed, 7)) {
     penalty_.check("TransportObjective");
 }
 
 namespace {
 
-Flow& as_flow(Distribution& model) {
-    auto* flow = dynamic_cast<Flow*>(&model);
-    if (!flow) throw ValueError("TransportObjective: the model (" + model.kind() + ") is not a flow over a base");
+TransportFlow& as_transport(Distribution& model) {
+    auto* flow = dynamic_cast<TransportFlow*>(&model);
+    if (!flow) throw ValueError("TransportObjective: the model (" + model.kind() + ") is not a flows-for-flows model");
     return *flow;
+}
+
+// The targets of a batch's conditions: a random permutation of them (training), or each row paired
+// with the next row's condition (validation: a fixed pairing).
+Var target_conditions(const Var& c_in, bool training, Rng& rng) {
+    const Array& c = c_in.value();
+    const std::size_t n = c.shape()[0];
+    Array target = xt::zeros<real>({n, std::size_t(1)});
+    if (training) {
+        const std::vector<std::size_t> order = rng.permutation(n);
+        for (std::size_t i = 0; i < n; ++i) target(i, 0) = c(order[i], 0);
+    } else {
+        for (std::size_t i = 0; i < n; ++i) target(i, 0) = c((i + 1) % n, 0);
+    }
+    return c_in.tape().constant(target);
 }
 
 }  // namespace
 
+Var TransportObjective::penalised_loss(TransportFlow& model, const Batch& batch, real weight, bool training) {
+    Var rows = batch.x, weights = batch.weights;
+    Transported moved;
+    if (model.conditional()) {
+        if (!batch.context.valid() || batch.context.cols() != 2)
+            throw ValueError("TransportObjective: a conditional model trains on rows with a context (c_in, c_target)");
+        const Var c_in = cols(batch.context, 0, 1);
+        moved = model.move_condition(batch.x, c_in, target_conditions(c_in, training, rng_));
+    } else if (batch.labels) {
+        // Label 0: right rows (S, scored under the left base); 1: left rows (S⁻¹, under the right).
+        std::vector<std::size_t> right, left;
+        for (std::size_t i = 0; i < batch.x.rows(); ++i) {
+            const std::int64_t side = (*batch.labels)(i, 0);
+            if (side != 0 && side != 1)
+                throw ValueError("TransportObjective: row " + std::to_string(i) + " has side " + std::to_string(side) +
+                                 " (0 right, 1 left)");
+            (side == 0 ? right : left).push_back(i);
+        }
+        if (left.empty()) {
+            moved = model.right_to_left(batch.x);
+        } else if (right.empty()) {
+            moved = model.left_to_right(batch.x);
+        } else {  // a mixed validation chunk: each side its own way, the rows regrouped to match
+            const Transported r = model.right_to_left(take_rows(batch.x, right));
+            const Transported l = model.left_to_right(take_rows(batch.x, left));
+            moved = {concat({r.moved, l.moved}, 0), concat({r.log_prob, l.log_prob}, 0)};
+            rows = concat({take_rows(batch.x, right), take_rows(batch.x, left)}, 0);
+            weights = concat({take_rows(batch.weights, right), take_rows(batch.weights, left)}, 0);
+        }
+    } else {
+        moved = model.right_to_left(batch.x);
+    }
+    Var per_row = moved.log_prob;
+    if (penalty_.kind != "none" && weight > 0)
+        per_row = sub(per_row, mul_scalar(displacement(rows, moved.moved, penalty_.kind), weight));
+    const Batch regrouped{batch.tape, rows, weights, batch.total_weight, batch.context, batch.labels, batch.epoch};
+    return negative_weighted_mean(per_row, regrouped);
+}
+
 Var TransportObjective::loss(Distribution& model, const Batch& batch) {
-    Flow& flow = as_flow(model);
-    const TransformResult r = flow.to_latent(batch.x, batch.context);
-    // log p(y) − w_t·D(y) per row; the loss is minus its weighted mean.
-    Var per_row = add(flow.base().log_prob(r.out, batch.context), r.logdet);
-    const real w = penalty_.weight_at(step_++);
-    if (penalty_.kind != "none" && w > 0) per_row = sub(per_row, mul_scalar(displacement(batch.x, r.out, penalty_.kind), w));
-    return negative_weighted_mean(per_row, batch);
+    return penalised_loss(as_transport(model), batch, penalty_.weight_at(step_++), true);
 }
 
 Var TransportObjective::validation_loss(Distribution& model, const Batch& batch) {
-    return negative_weighted_mean(as_flow(model).log_prob(batch.x, batch.context), batch);
+    return penalised_loss(as_transport(model), batch, 0, false);
 }
 
 std::string TransportObjective::progress() const {
@@ -100,33 +125,109 @@ std::string TransportObjective::progress() const {
     return s.str();
 }
 
-// ---- moving rows ----
+// ---- training ----
 
 namespace {
 
-Array through(Flow& flow, const Array& rows, bool inverse) {
+void check_rows(const char* what, const Array* rows, std::size_t d) {
+    if (rows->shape()[0] == 0) throw ValueError(std::string("fit_transport: no ") + what + " rows");
+    if (rows->shape()[1] != d)
+        throw ShapeError(std::string("fit_transport: ") + what + " rows " + shape_string(shape_of(*rows)) +
+                         " for a model of dimension " + std::to_string(d));
+}
+
+}  // namespace
+
+FitReport fit_transport(TransportFlow& model, const TransportData& data, const TransportFitOptions& options) {
+    if (!data.right) throw ValueError("fit_transport: no rows to train on");
+    check_rows(model.conditional() ? "data" : "right", data.right, model.dim());
+    TransportFitOptions o = options;
+    o.fit.batches_by_label = false;
+    const std::size_t n_right = data.right->shape()[0];
+
+    Array rows, context;
+    IndexArray sides;
+    if (model.conditional()) {
+        if (!data.condition)
+            throw ValueError("fit_transport: the model is conditional but the data have no condition");
+        if (data.left) throw ValueError("fit_transport: a conditional model trains on one set of rows (no left rows)");
+        if (shape_of(*data.condition) != Shape{n_right, 1})
+            throw ShapeError("fit_transport: condition " + shape_string(shape_of(*data.condition)) + " for rows " +
+                             shape_string(shape_of(*data.right)) + " (N×1)");
+        real lo = std::numeric_limits<real>::infinity(), hi = -lo;
+        context = xt::zeros<real>({n_right, std::size_t(2)});
+        for (std::size_t i = 0; i < n_right; ++i) {
+            const real c = (*data.condition)(i, 0);
+            if (!std::isfinite(c))
+                throw ValueError("fit_transport: condition " + std::to_string(c) + " at row " + std::to_string(i));
+            context(i, 0) = context(i, 1) = c;  // the targets are drawn per batch
+            lo = std::min(lo, c);
+            hi = std::max(hi, c);
+        }
+        model.set_condition_range(lo, hi);
+    } else {
+        if (data.condition) throw ValueError("fit_transport: the model is not conditional but the data have a condition");
+        if (data.left) {
+            if (!model.has_right())
+                throw ValueError("fit_transport: left rows need a right base flow to score them (the model has one base)");
+            check_rows("left", data.left, model.dim());
+            const std::size_t n_left = data.left->shape()[0];
+            rows = xt::concatenate(xt::xtuple(*data.right, *data.left), 0);
+            sides = xt::zeros<std::int64_t>({n_right + n_left, std::size_t(1)});
+            for (std::size_t i = n_right; i < n_right + n_left; ++i) sides(i, 0) = 1;
+            o.fit.batches_by_label = true;
+        }
+    }
+    const Array& x = rows.size() ? rows : *data.right;
+    if (o.penalty.anneal && o.penalty.total_steps == 0) {
+        // About the number of steps fit takes: the training rows in batches, a part batch per side.
+        const auto n_train = static_cast<std::size_t>(std::ceil(static_cast<double>(x.shape()[0]) * (1 - o.fit.val_fraction)));
+        const std::size_t per_epoch = (n_train + o.fit.batch - 1) / o.fit.batch + (o.fit.batches_by_label ? 1 : 0);
+        o.penalty.total_steps = std::max<std::size_t>(1, per_epoch * o.fit.epochs);
+    }
+    TransportObjective objective(o.penalty, o.fit.seed);
+    const FitData fit_data{x, nullptr, model.conditional() ? &context : nullptr, sides.size() ? &sides : nullptr};
+    return fit(model, fit_data, o.fit, objective);
+}
+
+// ---- base transfer ----
+
+namespace {
+
+Flow& as_flow(Distribution& d, const char* who) {
+    auto* flow = dynamic_cast<Flow*>(&d);
+    if (!flow) throw ValueError(std::string(who) + ": the base model (" + d.kind() + ") is not a flow");
+    return *flow;
+}
+
+// Rows through a flow's transforms to its latent space (or back), with an optional context.
+Array through(Flow& flow, const Array& rows, const Array* context, bool inverse, const char* who) {
     if (rows.shape()[1] != flow.dim())
-        throw ShapeError(std::string(inverse ? "transport_inverse" : "transport") + ": rows " +
-                         shape_string(shape_of(rows)) + " for a flow of dimension " + std::to_string(flow.dim()));
-    return map_rows(flow, rows, nullptr, flow.dim(), [&](Var x, Var) {
-        return Array((inverse ? flow.from_latent(x) : flow.to_latent(x)).out.value());
+        throw ShapeError(std::string(who) + ": rows " + shape_string(shape_of(rows)) + " for a flow of dimension " +
+                         std::to_string(flow.dim()));
+    return map_rows(flow, rows, context, flow.dim(), [&](Var x, Var c) {
+        return Array((inverse ? flow.from_latent(x, c) : flow.to_latent(x, c)).out.value());
     });
 }
 
 }  // namespace
 
-Array transport(Flow& top, const Array& y) { return through(top, y, false); }
-
-Array transport_inverse(Flow& top, const Array& x) { return through(top, x, true); }
-
 Array base_transfer(Distribution& left, Distribution& right, const Array& x) {
-    auto* l = dynamic_cast<Flow*>(&left);
-    auto* r = dynamic_cast<Flow*>(&right);
-    if (!l || !r) throw ValueError("base_transfer: both base models must be flows");
-    if (l->dim() != r->dim())
-        throw ValueError("base_transfer: the flows have dimensions " + std::to_string(l->dim()) + " and " +
-                         std::to_string(r->dim()));
-    return through(*r, through(*l, x, false), true);
+    Flow& l = as_flow(left, "base_transfer");
+    Flow& r = as_flow(right, "base_transfer");
+    if (l.dim() != r.dim())
+        throw ValueError("base_transfer: the flows have dimensions " + std::to_string(l.dim()) + " and " +
+                         std::to_string(r.dim()));
+    return through(r, through(l, x, nullptr, false, "base_transfer"), nullptr, true, "base_transfer");
+}
+
+Array base_transfer_condition(Distribution& base, const Array& x, const Array& c_in, const Array& c_target) {
+    Flow& flow = as_flow(base, "base_transfer_condition");
+    if (flow.context_dim() != 1)
+        throw ValueError("base_transfer_condition: the base flow takes a context of " +
+                         std::to_string(flow.context_dim()) + " columns, not one condition");
+    const Array z = through(flow, x, &c_in, false, "base_transfer_condition");
+    return through(flow, z, &c_target, true, "base_transfer_condition");
 }
 
 MeanDistance mean_distance(const Array& a, const Array& b) {

@@ -1,28 +1,20 @@
-// Flows for flows (Klein, Raine & Golling 2022; the package flows4flows): a top flow whose base is
-// another, already trained and FROZEN flow, so that the top flow's map carries samples of one
-// distribution onto another. This file holds the pieces the training and the benchmark share; it
-// is the first part of issue 14 (the command, the two-direction training, the conditional
-// transport and the benchmark are still to come; docs/flows_for_flows.md says what is here).
+// Flows for flows (Klein, Raine & Golling 2022; the package flows4flows): training a TransportFlow
+// (flows/transport/transport_flow.hpp, the model and its directions) and measuring what it does.
 //
-// Directions. A Flow's transforms map data → latent. With the left base p_φ (on X) as the base of
-// a Flow whose transforms S are trained on rows y of the right distribution,
+// Distance penalty: D = Σ_d |M(x)_d − x_d| (L1) or Σ_d (M(x)_d − x_d)² (L2) between each row and
+// where the top chain moves it, added to the negative log-likelihood with a weight,
+// loss = mean(−log p + w·D); w constant or cosine annealed per training step,
+// w_t = w_min + ½(w₀ − w_min)(1 + cos(π t / T_steps)). (In the reference package the annealed
+// penalty is multiplied by a weight that stays zero, so it never acts; here it does, and a test
+// checks it.)
 //
-//     log p(y) = log p_φ(S(y)) + log|det ∂S/∂y|,
-//
-// S is the paper's T⁻¹ (right → left) and S⁻¹ = T moves left samples onto the right. transport()
-// applies S (the rows' images in the base's space), transport_inverse() applies S⁻¹.
-//
-// Identity start: make_top_flow builds autoregressive rational-quadratic splines (8 bins, tail
-// bound 4, MADE [128, 128] by default; reverse permutations between layers, and one more at the end
-// when their number is odd, so that they compose to the identity) with a ZERO last MADE layer, so
-// every spline has uniform bins and unit interior derivatives: the map is the identity to rounding
-// until training moves it.
-//
-// Distance penalty: D(y) = Σ_d |S(y)_d − y_d| (L1) or Σ_d (S(y)_d − y_d)² (L2), added to the
-// negative log-likelihood with a weight, loss = mean(−log p(y) + w·D(y)); w constant or cosine
-// annealed per training step, w_t = w_min + ½(w₀ − w_min)(1 + cos(π t / T_steps)). (In the reference
-// package the annealed penalty is multiplied by a weight that stays zero, so it never acts; here
-// it does, and a test checks it.)
+// Training (fit_transport). Unconditional with one base: the right rows train S (one pass). With
+// two bases and left rows as well: every row is labelled with its side and fit takes batches of
+// one side at a time, the sides in turn, each batch its own Adam step (the package's alternation).
+// Conditional with one shared base: each training batch's targets are a random permutation of the
+// batch's own conditions (drawn from the objective's seed); validation pairs each row with the
+// next row's condition (a fixed pairing, so epochs compare). Validation monitors the negative
+// log-likelihood alone.
 //
 // Base transfer (the paper's baseline): encode with the left base flow and decode with the right,
 // f_φ'⁻¹ ∘ f_φ.
@@ -33,20 +25,10 @@
 
 #include "flows/flow.hpp"
 #include "flows/training/objectives.hpp"
+#include "flows/training/train.hpp"
+#include "flows/transport/transport_flow.hpp"
 
 namespace flowtape {
-
-struct TopFlowSpec {
-    std::size_t layers = 4;
-    std::vector<std::size_t> hidden{128, 128};
-    std::size_t bins = 8;
-    real tail_bound = 4;
-};
-
-// The top flow over `base` (which it owns; its dimension sets the flow's): spec.layers
-// autoregressive splines with reverse permutations between them, starting at the identity.
-// The base's parameters are frozen (Parameter::set_frozen), so fit trains the top flow only.
-std::unique_ptr<Flow> make_top_flow(const TopFlowSpec& spec, DistributionPtr base, Rng& rng);
 
 struct DisplacementPenalty {
     std::string kind = "none";  // none | l1 | l2
@@ -60,34 +42,57 @@ struct DisplacementPenalty {
                                         // non-finite weight, or annealing without steps
 };
 
-// D(y) per row (N×1), kind "l1" or "l2", between rows `from` and their images `to` (N×D each, on
-// one tape); ValueError for another kind.
+// D per row (N×1), kind "l1" or "l2", between rows `from` and their images `to` (N×D each, on one
+// tape); ValueError for another kind.
 Var displacement(const Var& from, const Var& to, const std::string& kind);
 
-// The training loss of a top flow: −log p(y) + w_t·D(y) (weighted mean over the batch), the step
-// counter t advancing at every training batch. Validation monitors the negative log-likelihood
-// alone. The model must be a Flow (ValueError otherwise).
+// The training loss of a TransportFlow: −log p + w_t·D (weighted mean over the batch), the step
+// counter t advancing at every training batch. Rows are right rows (label 0 or no labels), left
+// rows (label 1, needing a right base), or — conditional model — rows with the context
+// (c_in, c_target) whose targets the objective draws as above. ValueError unless the model is a
+// TransportFlow.
 class TransportObjective : public Objective {
 public:
-    explicit TransportObjective(DisplacementPenalty penalty);
+    explicit TransportObjective(DisplacementPenalty penalty, std::uint64_t seed = 0);
     Var loss(Distribution& model, const Batch& batch) override;
     Var validation_loss(Distribution& model, const Batch& batch) override;
     std::string progress() const override;
     std::size_t steps() const { return step_; }
 
 private:
+    Var penalised_loss(TransportFlow& model, const Batch& batch, real weight, bool training);
+
     DisplacementPenalty penalty_;
+    Rng rng_;
     std::size_t step_ = 0;
 };
 
-// The rows moved by the top flow's transforms (S above), and back (S⁻¹), in batches on a no-grad
-// tape. ShapeError for rows of the wrong width.
-Array transport(Flow& top, const Array& y);
-Array transport_inverse(Flow& top, const Array& x);
+// What fit_transport trains on. Unconditional: `right` (rows of Y) and optionally `left` (rows of
+// X; the model needs a right base). Conditional: `right` holds the rows and `condition` their
+// condition (N×1).
+struct TransportData {
+    const Array* right = nullptr;
+    const Array* left = nullptr;
+    const Array* condition = nullptr;
+};
+
+struct TransportFitOptions {
+    FitOptions fit;  // epochs, batch, lr, schedule, clipping, seed, … (batches_by_label is set here)
+    DisplacementPenalty penalty;  // total_steps filled in when annealing and left 0
+};
+
+// Trains the top chain of `model` (its bases stay frozen) and records the conditions' range on a
+// conditional model. ValueError for data that do not fit the model: no right rows, left rows for
+// a model without a right base, a condition for an unconditional model or none for a conditional
+// one, a condition of the wrong shape or with a non-finite value.
+FitReport fit_transport(TransportFlow& model, const TransportData& data, const TransportFitOptions& options);
 
 // f_right⁻¹(f_left(x)): through the left flow's transforms to its latent space, then back through
 // the right flow's. ValueError unless both are Flows of one dimension.
 Array base_transfer(Distribution& left, Distribution& right, const Array& x);
+// The conditional baseline: rows x at conditions c_in encoded by the conditional base flow and
+// decoded at c_target (N×1 each). ValueError unless the base is a Flow with a one-column context.
+Array base_transfer_condition(Distribution& base, const Array& x, const Array& c_in, const Array& c_target);
 
 // The mean over rows of the Euclidean and of the L1 distance between a and b (N×D each).
 struct MeanDistance {

@@ -464,4 +464,38 @@ BOOST_AUTO_TEST_CASE(bad_input_throws_naming_fit) {
     expect([&] { fit(*g, x, o, nullptr, &context); }, "takes no context");
 }
 
+BOOST_AUTO_TEST_CASE(cosine_steps_anneal_the_rate_to_zero_over_every_step) {
+    // Data far from the start: every step's gradient has one sign, so Adam's first updates are
+    // about the learning rate, and later ones follow the per-step cosine down towards zero.
+    struct Tracker : Objective {
+        std::vector<real> means;
+        Var loss(Distribution& model, const Batch& b) override {
+            const ParameterList params = model.parameters();  // kept: items() refers into it
+            for (const NamedParameter& p : params.items())
+                if (p.name.find("mean") != std::string::npos) means.push_back(p.parameter->value()(0, 0));
+            return WeightedNll().loss(model, b);
+        }
+    } tracker;
+    DiagonalGaussian g(xt::zeros<real>({std::size_t(1), std::size_t(1)}), xt::zeros<real>({std::size_t(1), std::size_t(1)}), true);
+    const Array x = xt::zeros<real>({std::size_t(100), std::size_t(1)}) + 50.0;
+    FitOptions f;
+    f.epochs = 4;
+    f.batch = 10;
+    f.lr = 0.01;
+    f.val_fraction = 0;
+    f.patience = 4;
+    f.schedule = "cosine-steps";
+    f.quiet = true;
+    fit(g, FitData{x}, f, tracker);
+    BOOST_REQUIRE(tracker.means.size() == 40u);  // 4 epochs of 10 steps
+    const real first = std::abs(tracker.means[1] - tracker.means[0]);
+    const real middle = std::abs(tracker.means[21] - tracker.means[20]);
+    const real last = std::abs(tracker.means[39] - tracker.means[38]);
+    BOOST_TEST(first == 0.01, boost::test_tools::tolerance(0.05));            // lr·½(1 + cos 0)
+    BOOST_TEST(middle / first == 0.5 * (1 + std::cos(M_PI * 20 / 40)), boost::test_tools::tolerance(0.1));
+    BOOST_TEST(last / first < 0.02);                                           // cos(π·38/40) ≈ −0.99
+    f.schedule = "sideways";
+    BOOST_CHECK_THROW(fit(g, FitData{x}, f, tracker), ValueError);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
