@@ -27,6 +27,7 @@
 #include "core/types.hpp"
 #include "data/csv.hpp"
 #include "data/dataset.hpp"
+#include "data/conditional.hpp"
 #include "data/datasets.hpp"
 #include "data/fashion_mnist.hpp"
 #include "data/idx.hpp"

@@ -434,7 +434,9 @@ cut -d, -f1,2 "$tmp/f4f_moved.csv" > "$tmp/f4f_moved_xy.csv"
   paste -d, - <(tail -n +2 "$tmp/f4f_x.csv") |
   awk -F, '{ d = ($1 - $3) ^ 2 + ($2 - $4) ^ 2; if (d > 1e-16) bad++ } END { exit bad > 0 }' ||
   fail "f4f: transport --inverse does not undo transport"
-awk -F, 'NR == 1 { print $0 ",c"; next } { print $0 "," (NR % 10) / 10 }' "$tmp/f4f_y.csv" > "$tmp/f4f_yc.csv"
+"$flowtape" datasets four-circles -n 600 --condition rotation | sed '1s/condition/c/' > "$tmp/f4f_yc.csv"
+[[ $(head -1 "$tmp/f4f_yc.csv") == "x0,x1,c" ]] || fail "datasets --condition wrote the header $(head -1 "$tmp/f4f_yc.csv")"
+expect_usage_error datasets four-circles --condition shear
 "$flowtape" train --flow maf --layers 2 --hidden 16 --epochs 3 --data "$tmp/f4f_yc.csv" --condition-column c \
   --out "$tmp/f4f_cbase.json" --quiet >/dev/null || fail "f4f: the conditional base did not train"
 "$flowtape" train --flow f4f --base-left "$tmp/f4f_cbase.json" --data "$tmp/f4f_yc.csv" --condition-column c --layers 2 \

@@ -17,6 +17,7 @@
 #include "app/commands.hpp"
 #include "core/error.hpp"
 #include "core/random.hpp"
+#include "data/conditional.hpp"
 #include "data/csv.hpp"
 #include "data/datasets.hpp"
 #include "data/fashion_mnist.hpp"
@@ -33,6 +34,7 @@ struct DatasetsOptions {
     bool n_given = false;  // set from the parse: the default depends on the set
     std::uint64_t seed = 0;
     bool labels = false;
+    std::string condition;  // empty: none; rotation | radial-scale (data/conditional.hpp)
 };
 
 const std::vector<std::string> image_sets = {"mnist", "mnist5", "fashion-mnist"};
@@ -98,6 +100,20 @@ void run_datasets(const DatasetsOptions& o) {
         const std::size_t paper = dataset_paper_rows(o.name);
         const std::size_t n = o.n_given ? o.n : (paper > 0 ? paper : kDefaultRows);
         Rng rng(o.seed);
+        if (!o.condition.empty()) {
+            if (o.labels) throw ValueError("datasets: --condition writes x0,x1,condition; drop --labels");
+            const ConditionalSample c = make_conditional_dataset(o.condition, o.name, n, rng);
+            Array out = xt::zeros<real>({n, std::size_t(3)});
+            for (std::size_t i = 0; i < n; ++i) {
+                out(i, 0) = c.x(i, 0);
+                out(i, 1) = c.x(i, 1);
+                out(i, 2) = c.condition(i, 0);
+            }
+            write_csv(std::cout, out, {"x0", "x1", "condition"});
+            std::cout.flush();
+            if (!std::cout) throw IoError("datasets: could not write to stdout");
+            return;
+        }
         const Dataset data = make_dataset(o.name, n, rng);
         std::optional<IndexArray> labels;
         if (o.labels) labels = data.labels;
@@ -122,6 +138,9 @@ Command add_datasets(CLI::App& app) {
         ->capture_default_str()->check(unsigned_integer());
     sub->add_flag("--labels", options->labels,
                   "Add the class label as a last column 'label' (the image sets always have it)");
+    sub->add_option("--condition", options->condition,
+                    "2-D sets: each row rotated (rotation: 0..45 degrees, scaled by 1/sqrt 2) or scaled "
+                    "(radial-scale: 0.5..1) by its own condition, written as a column 'condition'");
     return {sub, [options, n] {
                 options->n_given = n->count() > 0;
                 run_datasets(*options);

@@ -117,6 +117,15 @@ Point ring(Rng& rng) {
     return p;
 }
 
+// ring-wide (the flows-for-flows issue's ring, r = 2.25: x = ½ r (2 (cos 2πu, sin 2πu) + 0.3 ε)):
+//   x = 2.25 (cos 2πu, sin 2πu) + 0.3375 (ε₀, ε₁). No labels.
+Point ring_wide(Rng& rng) {
+    Point p = polar(2.25, 2 * pi * rng.uniform(), 0);
+    p.x0 += 0.3375 * rng.normal();
+    p.x1 += 0.3375 * rng.normal();
+    return p;
+}
+
 // concentric-rings (flows4flows ConcentricRings): K = 4 rings, ρ_k = 0.4 (k + 1):
 //   x = ρ_k (2 (cos 2πu, sin 2πu) + 0.1 (ε₀, ε₁)), i.e. radius 0.8 (k + 1) with noise 0.04 (k + 1);
 //   label k.
@@ -345,6 +354,7 @@ const Entry entries[] = {
     {"four-circles", 4, four_circles, nullptr, 0},
     {"spirals", 2, spirals, nullptr, 0},
     {"ring", 0, ring, nullptr, 0},
+    {"ring-wide", 0, ring_wide, nullptr, 0},
     {"concentric-rings", 4, concentric_rings, nullptr, 0},
     {"star", 4, star, nullptr, 0},
     {"eight-star", 8, eight_star, nullptr, 0},

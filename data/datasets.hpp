@@ -19,6 +19,7 @@
 //   four-circles          nsf FourCircles                                  circle, 4
 //   spirals               FFJORD "2spirals" / nsf TwoSpirals               spiral, 2
 //   ring                  flows4flows "ring" (Anulus, radius 1.5)          none
+//   ring-wide             the flows-for-flows issue's ring, r = 2.25       none
 //   concentric-rings      flows4flows ConcentricRings, 4 rings             ring, 4
 //   star                  flows4flows Star, 4 bars                         bar, 4
 //   eight-star            flows4flows Star with 8 bars                     bar, 8

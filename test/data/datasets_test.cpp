@@ -70,7 +70,7 @@ BOOST_AUTO_TEST_SUITE(datasets)
 BOOST_AUTO_TEST_CASE(names_and_errors) {
     const std::vector<std::string> expected = {"two-moons", "circle-of-gaussians", "two-rings", "pinwheel",
                                                "two-circles", "moons", "checkerboard", "four-circles", "spirals",
-                                               "ring", "concentric-rings", "star", "eight-star",
+                                               "ring", "ring-wide", "concentric-rings", "star", "eight-star",
                                                "cascading-moons", "circles", "half-moons", "pinwheel-johnson",
                                                "two-bananas"};
     BOOST_TEST((dataset_names() == expected));
@@ -152,6 +152,10 @@ BOOST_AUTO_TEST_CASE(ring_and_concentric_rings_radii) {
     const Mean m = mean_of(values(r, -1, radius));
     // (relative standard error of a standard deviation: 1/√(2n))
     BOOST_TEST(m.se * std::sqrt(real(n)) == 0.225, boost::test_tools::tolerance(5 / std::sqrt(2.0 * n)));
+    const Dataset w = draw("ring-wide");
+    check_mean(w, -1, radius, blurred_radius(2.25, 0.3375), "ring-wide radius");
+    BOOST_TEST(mean_of(values(w, -1, radius)).se * std::sqrt(real(n)) == 0.3375,
+               boost::test_tools::tolerance(5 / std::sqrt(2.0 * n)));
     const Dataset c = draw("concentric-rings");
     for (int k = 0; k < 4; ++k)
         check_mean(c, k, radius, blurred_radius(0.8 * (k + 1), 0.04 * (k + 1)), "concentric ring");
