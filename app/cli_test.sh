@@ -444,6 +444,11 @@ expect_usage_error datasets four-circles --condition shear
 "$flowtape" transport --model "$tmp/f4f_c.json" --data "$tmp/f4f_yc.csv" --condition-out 2 > "$tmp/f4f_cmoved.csv" 2> "$tmp/err" ||
   fail "f4f: conditional transport failed"
 grep -q "outside the conditions seen in training" "$tmp/err" || fail "f4f: no warning for a condition outside the trained range"
+"$flowtape" plot --model "$tmp/f4f.json" --data "$tmp/f4f_x.csv" --transport --grid 60 --out "$tmp/f4f.png" --quiet ||
+  fail "f4f: plot --transport failed"
+[[ $(head -c 8 "$tmp/f4f.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "f4f: plot --transport wrote no PNG"
+expect_usage_error plot --model "$tmp/f4f_base_x.json" --data "$tmp/f4f_x.csv" --transport --out "$tmp/nope.png"
+expect_usage_error plot --model "$tmp/f4f.json" --transport --out "$tmp/nope.png"
 ok "f4f: two-direction and conditional training, transport and its inverse, the out-of-range warning"
 expect_usage_error train --flow f4f --data "$tmp/f4f_y.csv" --out "$tmp/nope.json"
 expect_usage_error train --flow f4f --base-left "$tmp/f4f_base_x.json" --data-left "$tmp/f4f_x.csv" --data "$tmp/f4f_y.csv" --out "$tmp/nope.json"

@@ -59,9 +59,12 @@ struct Panel {
     // of its category in point_labels (M entries ≥ 0), or black when point_labels is empty.
     Array points{};
     std::vector<std::int64_t> point_labels{};
+    // Instead of a density: an RGB picture, G×3G with pixel (i, j)'s red, green and blue in
+    // columns 3j, 3j + 1, 3j + 2 (values in [0, 1], row 0 at the bottom), e.g. transport_image.
+    Array image{};
 };
 
-// A panel with no density, no regions and no points is a missing run, drawn as a grey box.
+// A panel with no density, no regions, no image and no points is a missing run, drawn as a grey box.
 //
 // rows[r][c] is drawn at row r (top to bottom), column c (left to right). Every row must have the
 // same number of panels (a ragged grid is a ValueError: put an empty Panel where a run is missing,
@@ -75,6 +78,21 @@ struct PanelGrid {
     std::string title;                    // optional, drawn on top
     bool shared_scale = false;            // one colour scale per row (its largest value) instead of per panel
 };
+
+// ---- transport maps (the flows-for-flows paper's Figures 3–7; app/plot_transport.cpp) ----
+
+// The colour of a position in the square [lo, hi]²: a bilinear blend of four corner colours
+// (blue bottom left, green bottom right, red top left, yellow top right), so nearby points get
+// nearby colours and each quarter of the square its own hue; clamped outside the square.
+Rgb position_colour(real x, real y, real lo, real hi);
+
+// The picture of a map, for Panel::image: input row i gets position_colour(inputs(i)), and each of
+// the grid×grid pixels over [lo, hi]² is the mean colour of the outputs that land in it, white
+// where none does. transport_image(inputs, inputs, …) is the colour key (the identity map).
+// Outputs outside the square or not finite are left out (counted in *skipped when given).
+// ShapeError unless inputs and outputs are N×2 alike; ValueError for grid < 2 or a bad range.
+Array transport_image(const Array& inputs, const Array& outputs, std::size_t grid, real lo, real hi,
+                      std::size_t* skipped = nullptr);
 
 // The size in pixels of the PNG (in points of the SVG) write_panel_grid makes of `grid`: panels of
 // 350 px a side, so a 3×4 grid is about 1600 px wide. Checks the grid like write_panel_grid.

@@ -376,6 +376,79 @@ void check_image_grid(const fs::path& dir) {
     check(!fs::exists(dir / "x.png"), "images: a refused grid writes no file");
 }
 
+// Transport maps: one input per pixel centre, so the identity's picture is the colour key itself.
+void check_transport_map(const fs::path& dir) {
+    const std::size_t g = 10;
+    const real lo = -4, hi = 4, cell = (hi - lo) / g;
+    Array in = xt::zeros<real>({g * g, std::size_t(2)});
+    for (std::size_t i = 0; i < g; ++i)
+        for (std::size_t j = 0; j < g; ++j) {
+            in(i * g + j, 0) = lo + (j + 0.5) * cell;
+            in(i * g + j, 1) = lo + (i + 0.5) * cell;
+        }
+    const Array key = transport_image(in, in, g, lo, hi);
+    bool exact = true;
+    for (std::size_t i = 0; i < g; ++i)
+        for (std::size_t j = 0; j < g; ++j) {
+            const Rgb c = position_colour(in(i * g + j, 0), in(i * g + j, 1), lo, hi);
+            exact = exact && key(i, 3 * j) == c.r && key(i, 3 * j + 1) == c.g && key(i, 3 * j + 2) == c.b;
+        }
+    check(exact, "transport: the identity's picture is the colour of each pixel's centre");
+    const Rgb a = position_colour(-4, -4, lo, hi), b = position_colour(4, 4, lo, hi);
+    check(std::abs(a.r - b.r) + std::abs(a.g - b.g) + std::abs(a.b - b.b) > 0.5, "transport: far corners differ in colour");
+    // A reflection x → −x mirrors the picture left to right.
+    Array mirrored = in;
+    for (std::size_t k = 0; k < g * g; ++k) mirrored(k, 0) = -in(k, 0);
+    const Array m = transport_image(in, mirrored, g, lo, hi);
+    bool mirror = true;
+    for (std::size_t i = 0; i < g; ++i)
+        for (std::size_t j = 0; j < g; ++j)
+            for (std::size_t c = 0; c < 3; ++c) {
+                // pixel j of the picture holds the input from pixel g − 1 − j
+                const Rgb col = position_colour(in(i * g + (g - 1 - j), 0), in(i * g, 1), lo, hi);
+                mirror = mirror && m(i, 3 * j + c) == (c == 0 ? col.r : c == 1 ? col.g : col.b);
+            }
+    check(mirror, "transport: a reflection mirrors the picture");
+    // Two inputs landing in one pixel: the mean of their colours; every other pixel white; one
+    // output outside the square is skipped.
+    const Array two_in{{-3.9, -3.9}, {3.9, 3.9}, {0.0, 0.0}}, two_out{{0.1, 0.1}, {0.2, 0.2}, {9.0, 0.0}};
+    std::size_t skipped = 0;
+    const Array t = transport_image(two_in, two_out, g, lo, hi, &skipped);
+    const Rgb p = position_colour(-3.9, -3.9, lo, hi), q = position_colour(3.9, 3.9, lo, hi);
+    check(std::abs(t(5, 15) - (p.r + q.r) / 2) < 1e-15 && std::abs(t(5, 16) - (p.g + q.g) / 2) < 1e-15,
+          "transport: two points in one pixel give the mean colour");
+    check(skipped == 1, "transport: the output outside the square is skipped, counted " + std::to_string(skipped));
+    std::size_t white = 0;
+    for (std::size_t i = 0; i < g; ++i)
+        for (std::size_t j = 0; j < g; ++j) white += t(i, 3 * j) == 1 && t(i, 3 * j + 1) == 1 && t(i, 3 * j + 2) == 1;
+    check(white == g * g - 1, "transport: every pixel without points is white, got " + std::to_string(white));
+    check(throws<ShapeError>([&] { transport_image(in, two_out, g, lo, hi); }), "transport: outputs of another shape -> ShapeError");
+    check(throws<ValueError>([&] { transport_image(in, in, 1, lo, hi); }), "transport: grid 1 -> ValueError");
+    // Drawn in a grid: a PNG of the grid's size, the key's colours in it.
+    Panel key_panel, map_panel;
+    key_panel.title = "input";
+    key_panel.image = key;
+    map_panel.title = "mirrored";
+    map_panel.image = m;
+    PanelGrid grid;
+    grid.rows = {{key_panel, map_panel}};
+    grid.lo = lo;
+    grid.hi = hi;
+    const fs::path png = dir / "transport.png";
+    write_panel_grid(png.string(), grid);
+    const Image im = read_png(png);
+    const auto [w, h] = panel_grid_size(grid);
+    check(im.width == w && im.height == h, "transport: the PNG has the grid's size");
+    const Rgb corner = position_colour(in(0, 0), in(0, 1), lo, hi);
+    const auto hex = (static_cast<std::uint32_t>(std::lround(corner.r * 255)) << 16) |
+                     (static_cast<std::uint32_t>(std::lround(corner.g * 255)) << 8) |
+                     static_cast<std::uint32_t>(std::lround(corner.b * 255));
+    check(count_colour(im, hex, 2) > 2 * 30 * 30, "transport: the bottom-left pixel's colour is drawn in both panels");
+    PanelGrid bad = grid;
+    bad.rows[0][0].image = xt::zeros<real>({std::size_t(4), std::size_t(4)});
+    check(throws<ValueError>([&] { write_panel_grid((dir / "bad.png").string(), bad); }), "transport: a 4x4 image -> ValueError");
+}
+
 int main(int argc, char** argv) {
     const bool keep = argc > 1;
     const fs::path dir = keep ? fs::path(argv[1])
@@ -390,6 +463,7 @@ int main(int argc, char** argv) {
         check_bad_grids(dir);
         check_regions_and_points(dir);
         check_image_grid(dir);
+        check_transport_map(dir);
         for (const auto& entry : fs::directory_iterator(dir))
             check(entry.path().string().find(".tmp.") == std::string::npos,
                   "no temporary file is left: " + entry.path().string());

@@ -7,6 +7,12 @@
 // density; the decision regions (each grid cell tinted by its argmax-posterior component) with the
 // points coloured by their true class (--label-column of the data) or else by their cluster; and the
 // points coloured by their cluster, as Figure 1 of the mixtures-of-flows paper.
+//
+// --transport (a flows-for-flows model, train --flow f4f, and --data): the map as the paper draws
+// it — the input rows coloured by their position, and the picture of where they land (each pixel
+// the mean colour of the points in it, white where none): left onto right, and with --inverse the
+// right rows onto the left. --grid sets the pixels a side (default 200; 100 reads better for a few
+// thousand points).
 #include <cmath>
 #include <cstdint>
 #include <iostream>
@@ -19,6 +25,7 @@
 #include "core/error.hpp"
 #include "data/csv.hpp"
 #include "flows/mixtures/flow_mixture.hpp"
+#include "flows/transport/transport_flow.hpp"
 
 namespace flowtape::app {
 namespace {
@@ -32,6 +39,8 @@ struct PlotOptions {
     std::size_t samples = 2000;
     std::uint64_t seed = 0;
     std::string label_column;
+    bool transport = false;
+    bool inverse = false;
     bool quiet = false;
 };
 
@@ -110,10 +119,44 @@ void write_mixture_figure(const PlotOptions& o, const LoadedModel& loaded, real 
     write_panel_grid(o.out, grid);
 }
 
+// The input and the transported rows side by side (--transport).
+void write_transport_figure(const PlotOptions& o, real lo, real hi) {
+    if (o.data.empty()) throw ValueError("plot: --transport needs --data (the rows to move)");
+    const LoadedModel loaded = load_model_with_columns("plot", o.model, true);
+    auto* model = dynamic_cast<TransportFlow*>(loaded.model.get());
+    if (!model)
+        throw ValueError("plot: --transport needs a flows-for-flows model (train --flow f4f); " + o.model + " holds a " +
+                         loaded.model->kind());
+    if (model->conditional())
+        throw ValueError("plot: --transport draws unconditional models; move the rows with flowtape transport "
+                         "--condition-out and plot them with --data");
+    if (model->dim() != 2) throw ShapeError("plot: the model has dimension " + std::to_string(model->dim()) + "; plot draws 2-D models only");
+    const Array rows = read_model_data("plot", o.data, loaded);
+    const Array moved = o.inverse ? transport_right_to_left(*model, rows) : transport_left_to_right(*model, rows);
+    std::size_t outside = 0;
+    Panel input, output;
+    input.title = o.inverse ? "input (right)" : "input (left)";
+    input.image = transport_image(rows, rows, o.grid, lo, hi);
+    output.title = o.inverse ? "moved onto the left" : "moved onto the right";
+    output.image = transport_image(rows, moved, o.grid, lo, hi, &outside);
+    PanelGrid grid;
+    grid.rows = {{input, output}};
+    grid.lo = lo;
+    grid.hi = hi;
+    write_panel_grid(o.out, grid);
+    if (!o.quiet) {
+        std::cerr << "plot: wrote " << o.out << " (input and transported rows)";
+        if (outside > 0) std::cerr << "; " << outside << " moved rows fall outside the square --range and are not drawn";
+        std::cerr << "\n";
+    }
+}
+
 void run_plot(const PlotOptions& o) {
     const auto [lo, hi] = parse_range(o.range);
     if (o.grid < 2 || o.grid > kMaxGrid)
         throw ValueError("plot: --grid must be in [2, " + std::to_string(kMaxGrid) + "], got " + std::to_string(o.grid));
+    if (o.inverse && !o.transport) throw ValueError("plot: --inverse is for --transport");
+    if (o.transport) return write_transport_figure(o, lo, hi);
     if (o.data.empty() && o.samples == 0) throw ValueError("plot: --samples must be at least 1, got 0");
     const LoadedModel loaded = load_model_with_columns("plot", o.model);
     refuse_pca("plot", o.model, loaded);
@@ -164,6 +207,9 @@ Command add_plot(CLI::App& app) {
         ->check(unsigned_integer());
     sub->add_option("--label-column", o->label_column,
                     "Mixture models: the data's column of true classes, to colour the points of the regions panel");
+    sub->add_flag("--transport", o->transport,
+                  "f4f models: the input rows coloured by position beside where the map moves them");
+    sub->add_flag("--inverse", o->inverse, "--transport: move right rows onto the left");
     sub->add_flag("--quiet", o->quiet, "No message on stderr");
     return {sub, [o] { run_plot(*o); }};
 }

@@ -59,7 +59,21 @@ void check_points(const std::string& where, const Panel& p) {
         if (l < 0) throw ValueError(where + ": point labels must be >= 0, got " + std::to_string(l));
 }
 
-bool is_missing(const Panel& p) { return p.density.size() == 0 && p.regions.size() == 0 && p.points.size() == 0; }
+bool is_missing(const Panel& p) {
+    return p.density.size() == 0 && p.regions.size() == 0 && p.image.size() == 0 && p.points.size() == 0;
+}
+
+// An RGB picture (Panel::image), pixel for pixel, row 0 at the bottom.
+void draw_image(cairo_t* cr, double x0, double y0, const Array& image) {
+    const std::size_t g = image.shape()[0];
+    const double cell = kPanelSide / static_cast<double>(g);
+    for (std::size_t i = 0; i < g; ++i)
+        for (std::size_t j = 0; j < g; ++j) {
+            cairo_set_source_rgb(cr, image(i, 3 * j), image(i, 3 * j + 1), image(i, 3 * j + 2));
+            cairo_rectangle(cr, x0 + j * cell, y0 + kPanelSide - (i + 1) * cell, cell + 0.5, cell + 0.5);
+            cairo_fill(cr);
+        }
+}
 
 // The region map: each cell filled with a light tint (a third of its category's colour on white).
 void draw_regions(cairo_t* cr, double x0, double y0, const IndexArray& regions) {
@@ -113,6 +127,13 @@ void check_grid(const PanelGrid& g) {
             if (p.regions.size() > 0 && (p.regions.shape()[0] < 2 || p.regions.shape()[0] != p.regions.shape()[1]))
                 throw ValueError(where + ": the region map must be G×G with G >= 2, got " +
                                  shape_string({p.regions.shape()[0], p.regions.shape()[1]}));
+            const Array& im = p.image;
+            if (im.size() > 0) {
+                if (im.shape()[0] < 2 || im.shape()[1] != 3 * im.shape()[0])
+                    throw ValueError(where + ": the image must be G×3G with G >= 2, got " + shape_string(shape_of(im)));
+                for (real v : im)
+                    if (!(v >= 0 && v <= 1)) throw ValueError(where + ": image values must be in [0, 1], got " + std::to_string(v));
+            }
             if (d.size() == 0) continue;
             if (d.shape()[0] < 2 || d.shape()[0] != d.shape()[1])
                 throw ValueError(where + ": the density must be G×G with G >= 2, got " + shape_string(shape_of(d)));
@@ -181,6 +202,8 @@ void draw_grid(cairo_t* cr, const PanelGrid& g, const GridLayout& l) {
                 draw_heatmap_at(cr, x0, y0, kPanelSide, p.density, g.shared_scale ? row_top : largest(p.density));
             else if (p.regions.size() > 0)
                 draw_regions(cr, x0, y0, p.regions);
+            else if (p.image.size() > 0)
+                draw_image(cr, x0, y0, p.image);
             if (p.points.size() > 0) draw_points(cr, x0, y0, p, g.lo, g.hi);
             cairo_set_source_rgb(cr, 0, 0, 0);
             cairo_set_line_width(cr, 1);
