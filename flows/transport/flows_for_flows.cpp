@@ -94,10 +94,11 @@ Var TransportObjective::penalised_loss(TransportFlow& model, const Batch& batch,
         } else if (right.empty()) {
             moved = model.left_to_right(batch.x);
         } else {  // a mixed validation chunk: each side its own way, the rows regrouped to match
-            const Transported r = model.right_to_left(take_rows(batch.x, right));
-            const Transported l = model.left_to_right(take_rows(batch.x, left));
+            const Var right_rows = take_rows(batch.x, right), left_rows = take_rows(batch.x, left);
+            const Transported r = model.right_to_left(right_rows);
+            const Transported l = model.left_to_right(left_rows);
             moved = {concat({r.moved, l.moved}, 0), concat({r.log_prob, l.log_prob}, 0)};
-            rows = concat({take_rows(batch.x, right), take_rows(batch.x, left)}, 0);
+            rows = concat({right_rows, left_rows}, 0);
             weights = concat({take_rows(batch.weights, right), take_rows(batch.weights, left)}, 0);
         }
     } else {

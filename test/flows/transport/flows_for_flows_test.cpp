@@ -15,25 +15,13 @@
 #include <cmath>
 
 #include "flowtape.hpp"
+#include "test/flows/transport/transport_test_support.hpp"
 
 using namespace flowtape;
 
 namespace {
 
-// A small trained-looking base: a RealNVP with random (non-identity) weights.
-DistributionPtr small_base(std::uint64_t seed) {
-    FlowSpec f;
-    f.dim = 2;
-    f.layers = 2;
-    f.hidden = {8};
-    Rng rng(seed);
-    DistributionPtr base = make_realnvp_flow(f, rng);
-    Rng jitter(seed + 100);
-    const ParameterList params = base->parameters();
-    for (const NamedParameter& p : params.items())
-        p.parameter->value() += 0.3 * jitter.normal_array(p.parameter->value().shape()[0], p.parameter->value().shape()[1]);
-    return base;
-}
+DistributionPtr small_base(std::uint64_t seed) { return flowtape::test::jittered_base(seed); }
 
 TopFlowSpec small_top() {
     TopFlowSpec s;
@@ -46,13 +34,7 @@ std::unique_ptr<TransportFlow> one_base_model(std::uint64_t base_seed, Rng& rng)
     return make_transport_flow(small_top(), small_base(base_seed), nullptr, ConditionMode::none, rng);
 }
 
-// Every trainable parameter nudged off the identity start.
-void perturb(Distribution& model, Rng& rng, real scale) {
-    const ParameterList all = model.parameters();
-    for (const NamedParameter& p : all.items())
-        if (!p.parameter->frozen())
-            p.parameter->value() += scale * rng.normal_array(p.parameter->value().shape()[0], p.parameter->value().shape()[1]);
-}
+using flowtape::test::perturb;
 
 FitOptions quick_fit(std::size_t epochs) {
     FitOptions f;
@@ -304,14 +286,7 @@ BOOST_AUTO_TEST_CASE(base_transfer_through_one_flow_is_the_identity_and_distance
     BOOST_CHECK_THROW(base_transfer(g, *a, x), ValueError);
     BOOST_CHECK_THROW(base_transfer(*a, *a, Array::from_shape({3, 3})), ShapeError);
     // At one condition, a conditional base's transfer is the identity; between two it round-trips.
-    FlowSpec spec;
-    spec.dim = 2;
-    spec.layers = 2;
-    spec.hidden = {8};
-    spec.context = 1;
-    Rng crng(12);
-    DistributionPtr cond = make_maf_flow(spec, crng);
-    perturb(*cond, crng, 0.3);
+    DistributionPtr cond = flowtape::test::jittered_base(12, 1);
     const Array c0 = xt::zeros<real>({std::size_t(20), std::size_t(1)}), c1 = c0 + 0.7;
     BOOST_TEST(xt::amax(xt::abs(base_transfer_condition(*cond, x, c0, c0) - x))() < 1e-10);
     const Array moved = base_transfer_condition(*cond, x, c0, c1);

@@ -12,26 +12,14 @@
 #include <cmath>
 
 #include "flowtape.hpp"
+#include "test/flows/transport/transport_test_support.hpp"
 #include "test/temp_dir.hpp"
 
 using namespace flowtape;
 
 namespace {
 
-DistributionPtr base_flow(std::uint64_t seed, std::size_t context = 0) {
-    FlowSpec f;
-    f.dim = 2;
-    f.layers = 2;
-    f.hidden = {8};
-    f.context = context;
-    Rng rng(seed);
-    DistributionPtr base = context ? make_maf_flow(f, rng) : make_realnvp_flow(f, rng);
-    Rng jitter(seed + 100);
-    const ParameterList params = base->parameters();
-    for (const NamedParameter& p : params.items())
-        p.parameter->value() += 0.3 * jitter.normal_array(p.parameter->value().shape()[0], p.parameter->value().shape()[1]);
-    return base;
-}
+DistributionPtr base_flow(std::uint64_t seed, std::size_t context = 0) { return flowtape::test::jittered_base(seed, context); }
 
 TopFlowSpec small_top() {
     TopFlowSpec s;
@@ -42,10 +30,7 @@ TopFlowSpec small_top() {
 
 void perturb(Distribution& model, std::uint64_t seed, real scale) {
     Rng rng(seed);
-    const ParameterList all = model.parameters();
-    for (const NamedParameter& p : all.items())
-        if (!p.parameter->frozen())
-            p.parameter->value() += scale * rng.normal_array(p.parameter->value().shape()[0], p.parameter->value().shape()[1]);
+    flowtape::test::perturb(model, rng, scale);
 }
 
 real max_abs(const Array& a) { return xt::amax(xt::abs(a))(); }
