@@ -5,13 +5,14 @@
 namespace flowtape::app {
 
 Command add_bench(CLI::App& app, int argc, char** argv) {
-    CLI::App* bench = app.add_subcommand("bench", "Rebuild a paper's tables and figures (pnf, cnf, mixture, vmonf)");
+    CLI::App* bench = app.add_subcommand("bench", "Rebuild a paper's tables and figures (pnf, cnf, mixture, vmonf, f4f)");
     bench->require_subcommand(1);
     auto experiments = std::make_shared<std::vector<Command>>();
     experiments->push_back(add_bench_pnf(*bench, argc, argv));
     experiments->push_back(add_bench_cnf(*bench, argc, argv));
     experiments->push_back(add_bench_mixture(*bench, argc, argv));
     experiments->push_back(add_bench_vmonf(*bench, argc, argv));
+    experiments->push_back(add_bench_f4f(*bench, argc, argv));
     return {bench, [experiments] {
                 for (const Command& e : *experiments)
                     if (e.parser->parsed()) e.run();

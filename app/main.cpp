@@ -70,8 +70,8 @@ int main(int argc, char** argv) {
         const CLI::App* bench = cli.get_subcommand("bench");
         if (bench->parsed() && bench->get_subcommands().empty())
             return report("bench: name an experiment: pnf (the piecewise-flows paper), cnf (the multimodal-base "
-                          "CNF paper), mixture (the mixtures-of-flows paper) or vmonf (the variational-mixture "
-                          "paper); see flowtape bench --help",
+                          "CNF paper), mixture (the mixtures-of-flows paper), vmonf (the variational-mixture "
+                          "paper) or f4f (the flows-for-flows paper); see flowtape bench --help",
                           kBadInput);
         return report(e.what(), kBadInput);
     }

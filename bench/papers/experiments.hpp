@@ -22,5 +22,8 @@ Command add_bench_mixture(CLI::App& bench, int argc, char** argv);
 // `flowtape bench vmonf`: the variational mixture of flows paper (Pires & Figueiredo), its Figures
 // 1 and 2, Table 1 and the annealing study (variational_mixture.cpp).
 Command add_bench_vmonf(CLI::App& bench, int argc, char** argv);
+// `flowtape bench f4f`: the flows-for-flows paper (Klein, Raine & Golling), its Table 1 and
+// Figures 3-7 with out-of-support fractions and held-out log-likelihoods (flows_for_flows.cpp).
+Command add_bench_f4f(CLI::App& bench, int argc, char** argv);
 
 }  // namespace flowtape::app

@@ -62,7 +62,7 @@ expect_usage_error bench pnf --targets two-moons,no-such-target --out "$tmp/c"
 expect_usage_error bench pnf --samples 10 --out "$tmp/c"
 expect_usage_error bench pnf --out /proc/no/such/dir
 expect_usage_error bench
-[[ $(<"$tmp/err") == *"pnf"*"cnf"*"mixture"*"vmonf"* ]] || fail "flowtape bench does not name its experiments: $(<"$tmp/err")"
+[[ $(<"$tmp/err") == *"pnf"*"cnf"*"mixture"*"vmonf"*"f4f"* ]] || fail "flowtape bench does not name its experiments: $(<"$tmp/err")"
 
 # `flowtape bench cnf` at a tiny size: exit 0, the four files (two PNGs), runs.json with both bases
 # for both training sets and finite bits/dim for all six classes, and with the GMM base the training
@@ -171,4 +171,44 @@ diff <(sed -n '/^## The annealing study/,/^Targets: unsupervised/p' "$tmp/vm/res
 ok "bench vmonf wrote results.md, runs.json, figure1.png and figure2.png; same seed, same tables"
 expect_usage_error bench vmonf --runs 0 --out "$tmp/c"
 expect_usage_error bench vmonf --images mnist --out "$tmp/c"
+# `flowtape bench f4f` at a tiny size (two sets, so that Figure 4 has one pair, and the rotation):
+# exit 0, its files (PNGs), Table 1 with the paper's numbers beside ours, the targets' lines,
+# runs.json with every training finite; the same seed on one thread gives the same tables as on
+# two (each model is its own seeded job).
+ff=(bench f4f --quick --sets four-circles,ring-wide --conditions rotation --rows 300 --base-epochs 2 --top-epochs 2
+    --cond-base-epochs 2 --cond-top-epochs 2 --grid 20 --quiet)
+OPENBLAS_NUM_THREADS=1 "$flowtape" "${ff[@]}" --out "$tmp/ff" >"$tmp/ff.md" || fail "bench f4f failed"
+for f in results.md runs.json identity.png figure4.png figure6.png figure7.png; do
+  [[ -s $tmp/ff/$f ]] || fail "bench f4f wrote no $f"
+done
+for f in identity.png figure4.png figure6.png figure7.png; do
+  [[ $(head -c 8 "$tmp/ff/$f" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "bench f4f: $f is not a PNG"
+done
+cmp -s "$tmp/ff.md" "$tmp/ff/results.md" || fail "bench f4f: stdout differs from results.md"
+grep -Eq '^\| Four Circles \(four-circles\) \| [0-9.]+ \| 0\.006 \| [0-9.]+ \| 0\.003 \| [0-9.]+ \| 1\.363 \| [0-9.]+ \| 0\.001 \|$' \
+  "$tmp/ff/results.md" || fail "bench f4f: no Table 1 row for four circles with the paper's numbers"
+grep -q 'not judged (not all seven sets run)' "$tmp/ff/results.md" || fail "bench f4f: the six-of-seven target judged on two sets"
+grep -q '^| four-circles | ring-wide | ' "$tmp/ff/results.md" || fail "bench f4f: no Figure 4 pair"
+grep -q '^| 45° | ' "$tmp/ff/results.md" || fail "bench f4f: no conditional row at 45°"
+/usr/bin/env python3 - "$tmp/ff/runs.json" <<'PY' || fail "bench f4f: runs.json is not what it should be"
+import json, math, sys
+doc = json.load(open(sys.argv[1]))
+names = sorted(t["model"] for t in doc["trainings"])
+# 2 sets x (2 bases + 3 top flows), 1 map between them, the conditional base and its top flow.
+assert len(names) == 13, names
+assert "four-circles l1-only" in names and "four-circles to ring-wide" in names and "rotation conditional base" in names, names
+assert all(math.isfinite(t["best_val_loss"]) and t["epochs"] == 2 for t in doc["trainings"]), doc["trainings"]
+PY
+OPENBLAS_NUM_THREADS=1 "$flowtape" "${ff[@]}" --threads 1 --out "$tmp/ff2" >/dev/null || fail "second bench f4f failed"
+diff <(sed -n '/^## Table 1/,/^## Trainings/p' "$tmp/ff/results.md") \
+     <(sed -n '/^## Table 1/,/^## Trainings/p' "$tmp/ff2/results.md") >/dev/null ||
+  fail "bench f4f: the same seed gives different tables on one thread and on two"
+ok "bench f4f wrote results.md, runs.json and the four figures; same seed, same tables on 1 and 2 threads"
+expect_usage_error bench f4f --size medium --out "$tmp/c"
+expect_usage_error bench f4f --sets four-circles,no-such-set --out "$tmp/c"
+expect_usage_error bench f4f --conditions spin --out "$tmp/c"
+expect_usage_error bench f4f --threads 0 --out "$tmp/c"
+expect_usage_error bench f4f --rows 10 --out "$tmp/c"
+expect_usage_error bench f4f --sets '' --conditions '' --out "$tmp/c"
+expect_usage_error bench f4f --out /proc/no/such/dir
 echo "bench-test: all passed"

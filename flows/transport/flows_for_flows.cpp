@@ -30,6 +30,8 @@ void DisplacementPenalty::check(const char* who) const {
                          " and " + std::to_string(weight_min));
     if (anneal && total_steps == 0)
         throw ValueError(std::string(who) + ": an annealed penalty needs the number of training steps");
+    if (penalty_only && (kind == "none" || weight <= 0))
+        throw ValueError(std::string(who) + ": training on the penalty alone needs an l1 or l2 penalty of positive weight");
 }
 
 Var displacement(const Var& from, const Var& to, const std::string& kind) {
@@ -105,7 +107,9 @@ Var TransportObjective::penalised_loss(TransportFlow& model, const Batch& batch,
         moved = model.right_to_left(batch.x);
     }
     Var per_row = moved.log_prob;
-    if (penalty_.kind != "none" && weight > 0)
+    if (penalty_.penalty_only)
+        per_row = mul_scalar(displacement(rows, moved.moved, penalty_.kind), -weight);
+    else if (penalty_.kind != "none" && weight > 0)
         per_row = sub(per_row, mul_scalar(displacement(rows, moved.moved, penalty_.kind), weight));
     const Batch regrouped{batch.tape, rows, weights, batch.total_weight, batch.context, batch.labels, batch.epoch};
     return negative_weighted_mean(per_row, regrouped);
@@ -116,7 +120,7 @@ Var TransportObjective::loss(Distribution& model, const Batch& batch) {
 }
 
 Var TransportObjective::validation_loss(Distribution& model, const Batch& batch) {
-    return penalised_loss(as_transport(model), batch, 0, false);
+    return penalised_loss(as_transport(model), batch, penalty_.penalty_only ? penalty_.weight : 0, false);
 }
 
 std::string TransportObjective::progress() const {

@@ -2,7 +2,8 @@
 // is tested in transport_flow_test.cpp):
 //   - the penalty's cosine schedule reaches w₀ at step 0, the midpoint halfway and w_min at the end;
 //   - the objective is −log p + w·D by hand, its gradient passes gradcheck, and the annealed
-//     penalty acts (the loss differs from the unpenalised one while w_t > 0);
+//     penalty acts (the loss differs from the unpenalised one while w_t > 0); the penalty alone
+//     is w·D in training and in validation;
 //   - training with the L1 penalty on data of the base's own distribution moves the rows less than
 //     without it;
 //   - two bases: batches alternate between the sides, the left rows' direction trains too;
@@ -124,6 +125,34 @@ BOOST_AUTO_TEST_CASE(the_objective_is_the_nll_plus_the_weighted_displacement_and
     const GradcheckResult g = gradcheck_parameters(
         [&](Tape& t) { return o.loss(*top, Batch{t, t.constant(y), t.constant(w), 8}); }, params);
     BOOST_TEST(g.ok, g.worst);
+}
+
+BOOST_AUTO_TEST_CASE(the_penalty_alone_is_the_weighted_displacement_in_training_and_validation) {
+    Rng rng(31);
+    std::unique_ptr<TransportFlow> top = one_base_model(4, rng);
+    perturb(*top, rng, 0.05);
+    const Array y = rng.normal_array(6, 2);
+    const Array moved = transport_right_to_left(*top, y);
+    real expected = 0;
+    for (std::size_t i = 0; i < 6; ++i)
+        expected += 1.5 * (std::abs(moved(i, 0) - y(i, 0)) + std::abs(moved(i, 1) - y(i, 1))) / 6;
+    DisplacementPenalty pen;
+    pen.kind = "l1";
+    pen.weight = 1.5;
+    pen.penalty_only = true;
+    TransportObjective o(pen);
+    Tape t;
+    NoGrad no_grad(t);
+    const Array w = xt::ones<real>({std::size_t(6), std::size_t(1)});
+    const Batch batch{t, t.constant(y), t.constant(w), 6};
+    BOOST_TEST(expected > 1e-3);  // the perturbed map moves the rows
+    BOOST_TEST(o.loss(*top, batch).value()(0, 0) == expected, boost::test_tools::tolerance(1e-11));
+    BOOST_TEST(o.validation_loss(*top, batch).value()(0, 0) == expected, boost::test_tools::tolerance(1e-11));
+    pen.kind = "none";
+    BOOST_CHECK_THROW(pen.check("t"), ValueError);
+    pen.kind = "l2";
+    pen.weight = 0;
+    BOOST_CHECK_THROW(pen.check("t"), ValueError);
 }
 
 BOOST_AUTO_TEST_CASE(the_l1_penalty_keeps_the_map_near_the_identity) {
