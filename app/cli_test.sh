@@ -448,6 +448,12 @@ grep -q "outside the conditions seen in training" "$tmp/err" || fail "f4f: no wa
   fail "f4f: plot --transport failed"
 [[ $(head -c 8 "$tmp/f4f.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "f4f: plot --transport wrote no PNG"
 expect_usage_error plot --model "$tmp/f4f_base_x.json" --data "$tmp/f4f_x.csv" --transport --out "$tmp/nope.png"
+"$flowtape" plot --model "$tmp/f4f_c.json" --data "$tmp/f4f_yc.csv" --transport --condition-out 0.5 --grid 60 \
+  --out "$tmp/f4f_c.png" --quiet || fail "f4f: plot --transport of a conditional model failed"
+[[ $(head -c 8 "$tmp/f4f_c.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "f4f: conditional plot --transport wrote no PNG"
+expect_usage_error plot --model "$tmp/f4f_c.json" --data "$tmp/f4f_yc.csv" --transport --out "$tmp/nope.png"
+expect_usage_error plot --model "$tmp/f4f.json" --data "$tmp/f4f_x.csv" --transport --condition-out 0.5 --out "$tmp/nope.png"
+expect_usage_error plot --model "$tmp/f4f_c.json" --data "$tmp/f4f_yc.csv" --condition-out 0.5 --out "$tmp/nope.png"
 expect_usage_error plot --model "$tmp/f4f.json" --transport --out "$tmp/nope.png"
 ok "f4f: two-direction and conditional training, transport and its inverse, the out-of-range warning"
 expect_usage_error train --flow f4f --data "$tmp/f4f_y.csv" --out "$tmp/nope.json"

@@ -11,12 +11,15 @@
 // --transport (a flows-for-flows model, train --flow f4f, and --data): the map as the paper draws
 // it — the input rows coloured by their position, and the picture of where they land (each pixel
 // the mean colour of the points in it, white where none): left onto right, and with --inverse the
-// right rows onto the left. --grid sets the pixels a side (default 200; 100 reads better for a few
-// thousand points).
+// right rows onto the left; a conditional model moves the rows from --condition-in (or the file's
+// condition column) to --condition-out. --grid sets the pixels a side (default 200; 100 reads
+// better for a few thousand points).
 #include <cmath>
 #include <cstdint>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <string>
 
 #include "app/cli_support.hpp"
@@ -25,6 +28,7 @@
 #include "core/error.hpp"
 #include "data/csv.hpp"
 #include "flows/mixtures/flow_mixture.hpp"
+#include "app/transport_rows.hpp"
 #include "flows/transport/transport_flow.hpp"
 
 namespace flowtape::app {
@@ -40,6 +44,7 @@ struct PlotOptions {
     std::uint64_t seed = 0;
     std::string label_column;
     bool transport = false;
+    std::optional<real> condition_in, condition_out;  // --transport of a conditional model
     bool inverse = false;
     bool quiet = false;
 };
@@ -127,17 +132,16 @@ void write_transport_figure(const PlotOptions& o, real lo, real hi) {
     if (!model)
         throw ValueError("plot: --transport needs a flows-for-flows model (train --flow f4f); " + o.model + " holds a " +
                          loaded.model->kind());
-    if (model->conditional())
-        throw ValueError("plot: --transport draws unconditional models; move the rows with flowtape transport "
-                         "--condition-out and plot them with --data");
     if (model->dim() != 2) throw ShapeError("plot: the model has dimension " + std::to_string(model->dim()) + "; plot draws 2-D models only");
-    const Array rows = read_model_data("plot", o.data, loaded);
-    const Array moved = o.inverse ? transport_right_to_left(*model, rows) : transport_left_to_right(*model, rows);
+    const TransportRequest request{o.model, o.data, o.inverse, o.condition_in, o.condition_out};
+    const auto [rows, moved] = move_rows("plot", loaded, *model, request);
     std::size_t outside = 0;
     Panel input, output;
-    input.title = o.inverse ? "input (right)" : "input (left)";
+    const bool conditional = model->conditional();
+    input.title = conditional ? "input" : o.inverse ? "input (right)" : "input (left)";
     input.image = transport_image(rows, rows, o.grid, lo, hi);
-    output.title = o.inverse ? "moved onto the left" : "moved onto the right";
+    output.title = conditional ? "moved to condition " + (std::ostringstream() << *o.condition_out).str()
+                   : o.inverse ? "moved onto the left" : "moved onto the right";
     output.image = transport_image(rows, moved, o.grid, lo, hi, &outside);
     PanelGrid grid;
     grid.rows = {{input, output}};
@@ -156,6 +160,8 @@ void run_plot(const PlotOptions& o) {
     if (o.grid < 2 || o.grid > kMaxGrid)
         throw ValueError("plot: --grid must be in [2, " + std::to_string(kMaxGrid) + "], got " + std::to_string(o.grid));
     if (o.inverse && !o.transport) throw ValueError("plot: --inverse is for --transport");
+    if ((o.condition_in || o.condition_out) && !o.transport)
+        throw ValueError("plot: --condition-in and --condition-out are for --transport");
     if (o.transport) return write_transport_figure(o, lo, hi);
     if (o.data.empty() && o.samples == 0) throw ValueError("plot: --samples must be at least 1, got 0");
     const LoadedModel loaded = load_model_with_columns("plot", o.model);
@@ -210,6 +216,9 @@ Command add_plot(CLI::App& app) {
     sub->add_flag("--transport", o->transport,
                   "f4f models: the input rows coloured by position beside where the map moves them");
     sub->add_flag("--inverse", o->inverse, "--transport: move right rows onto the left");
+    sub->add_option("--condition-in", o->condition_in,
+                    "--transport, conditional models: the rows' condition (default: the model's condition column in the file)");
+    sub->add_option("--condition-out", o->condition_out, "--transport, conditional models: the condition to move the rows to");
     sub->add_flag("--quiet", o->quiet, "No message on stderr");
     return {sub, [o] { run_plot(*o); }};
 }
