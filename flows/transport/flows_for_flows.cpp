@@ -120,7 +120,7 @@ Var TransportObjective::loss(Distribution& model, const Batch& batch) {
 }
 
 Var TransportObjective::validation_loss(Distribution& model, const Batch& batch) {
-    return penalised_loss(as_transport(model), batch, penalty_.penalty_only ? penalty_.weight : 0, false);
+    return penalised_loss(as_transport(model), batch, penalty_.final_weight(), false);
 }
 
 std::string TransportObjective::progress() const {

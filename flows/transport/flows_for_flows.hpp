@@ -13,8 +13,11 @@
 // one side at a time, the sides in turn, each batch its own Adam step (the package's alternation).
 // Conditional with one shared base: each training batch's targets are a random permutation of the
 // batch's own conditions (drawn from the objective's seed); validation pairs each row with the
-// next row's condition (a fixed pairing, so epochs compare). Validation monitors the negative
-// log-likelihood alone (with penalty_only, the penalty at w₀).
+// next row's condition (a fixed pairing, so epochs compare). Validation monitors the loss at the
+// penalty's final weight (w₀ when constant, w_min when annealed), the same weight at every epoch so
+// that epochs compare: with a constant penalty the objective trained, with one annealed to zero the
+// negative log-likelihood alone. (Monitoring the likelihood alone under a constant penalty would
+// keep the epoch that moves the rows most freely, often the first, undoing the penalty.)
 //
 // Base transfer (the paper's baseline): encode with the left base flow and decode with the right,
 // f_φ'⁻¹ ∘ f_φ.
@@ -36,11 +39,12 @@ struct DisplacementPenalty {
     bool anneal = false;        // cosine from w₀ to weight_min over total_steps steps
     real weight_min = 0;
     std::size_t total_steps = 0;  // needed when annealing (> 0)
-    // The penalty alone, without the likelihood: loss = mean(w·D), validated by the same at w₀ (the
+    // The penalty alone, without the likelihood: loss = mean(w·D), validated by the same (the
     // paper's "L1 norm only" column, the lower bound of how little a map moves the rows).
     bool penalty_only = false;
     // w_t for step t = 0, 1, … (steps past total_steps keep weight_min).
     real weight_at(std::size_t step) const;
+    real final_weight() const { return anneal ? weight_min : weight; }
     void check(const char* who) const;  // ValueError for an unknown kind, a negative or
                                         // non-finite weight, annealing without steps, or
                                         // penalty_only without a penalty of positive weight

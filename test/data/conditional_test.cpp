@@ -29,7 +29,7 @@ BOOST_AUTO_TEST_CASE(rotation_turns_counter_clockwise_and_scales_by_one_over_roo
 
 BOOST_AUTO_TEST_CASE(conditions_move_each_row_by_its_own_value) {
     const std::size_t n = 4000;
-    for (const std::string kind : condition_names()) {
+    for (const std::string& kind : condition_names()) {
         Rng a(3), b(3);
         const ConditionalSample c = make_conditional_dataset(kind, "four-circles", n, a);
         Rng plain(3);

@@ -2,8 +2,9 @@
 // is tested in transport_flow_test.cpp):
 //   - the penalty's cosine schedule reaches w₀ at step 0, the midpoint halfway and w_min at the end;
 //   - the objective is −log p + w·D by hand, its gradient passes gradcheck, and the annealed
-//     penalty acts (the loss differs from the unpenalised one while w_t > 0); the penalty alone
-//     is w·D in training and in validation;
+//     penalty acts (the loss differs from the unpenalised one while w_t > 0); validation uses the
+//     final weight (w₀ constant, w_min annealed); the penalty alone is w·D in training and in
+//     validation;
 //   - training with the L1 penalty on data of the base's own distribution moves the rows less than
 //     without it;
 //   - two bases: batches alternate between the sides, the left rows' direction trains too;
@@ -108,7 +109,12 @@ BOOST_AUTO_TEST_CASE(the_objective_is_the_nll_plus_the_weighted_displacement_and
         BOOST_TEST(o.loss(*top, batch).value()(0, 0) == expected, boost::test_tools::tolerance(1e-11));  // step 0: w₀
         BOOST_TEST(o.steps() == 1u);
         BOOST_TEST(plain.loss(*top, batch).value()(0, 0) == nll, boost::test_tools::tolerance(1e-11));
-        BOOST_TEST(o.validation_loss(*top, batch).value()(0, 0) == nll, boost::test_tools::tolerance(1e-11));
+        BOOST_TEST(o.validation_loss(*top, batch).value()(0, 0) == nll, boost::test_tools::tolerance(1e-11));  // w_min = 0
+        // A constant penalty is validated by the objective it trains (the same weight every epoch).
+        DisplacementPenalty constant = pen;
+        constant.anneal = false;
+        BOOST_TEST(TransportObjective(constant).validation_loss(*top, batch).value()(0, 0) == expected,
+                   boost::test_tools::tolerance(1e-11));
         // Steps 1..3 at w_t > 0 still differ from the plain loss; at step 4 the weight is w_min = 0.
         for (int s = 1; s < 4; ++s) BOOST_TEST(o.loss(*top, batch).value()(0, 0) > nll + 1e-9);
         BOOST_TEST(o.loss(*top, batch).value()(0, 0) == nll, boost::test_tools::tolerance(1e-11));
