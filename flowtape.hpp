@@ -69,6 +69,7 @@
 #include "flows/transport/flows_for_flows.hpp"
 #include "flows/transport/transport_flow.hpp"
 #include "flows/transforms/standardize.hpp"
+#include "flows/transforms/bounded_to_normal.hpp"
 #include "flows/transforms/affine_coupling.hpp"
 #include "flows/distributions/resampled_base.hpp"
 #include "flows/registry.hpp"

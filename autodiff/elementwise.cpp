@@ -14,6 +14,7 @@
 // do not throw, and anomaly mode reports them.
 #include <bit>
 #include <cmath>
+#include <limits>
 #include <cstdint>
 
 #include "autodiff/op_support.hpp"
@@ -417,6 +418,76 @@ Var log_sigmoid(Var x) {
     const std::uint32_t i = push_unary("log_sigmoid", log_sigmoid_backward, x);
     map_into(t.node(i).value, x.value(), [](real v) { return -softplus_scalar(-v); });
     return t.finish(i, log_sigmoid_tangent);
+}
+
+// ---- normal_cdf: y = Φ(x) = ½ erfc(−x/√2) ----
+// erfc keeps the relative precision of Φ in the lower tail, where 1 − Φ(−x) would lose it.
+static const real kInvSqrt2Pi = 1 / std::sqrt(2 * std::acos(-1.0));
+
+real normal_cdf_scalar(real x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+
+static real normal_pdf_scalar(real x) { return kInvSqrt2Pi * std::exp(-0.5 * x * x); }
+
+// φ(x) on the tape, for the tangent rules.
+static Var normal_pdf(Var x) { return mul_scalar(exp(mul_scalar(square(x), -0.5)), kInvSqrt2Pi); }
+
+static void normal_cdf_backward(Tape& t, std::uint32_t self) {
+    const real* g = t.node(self).grad.data();
+    const real* x = input_value(t, self).data();
+    accumulate_each(t, self, [=](std::size_t k) { return g[k] * normal_pdf_scalar(x[k]); });
+}
+static Var normal_cdf_tangent(Tape& t, std::uint32_t self) {
+    // ẏ = φ(x) ⊙ ẋ
+    return mul(normal_pdf(input_var(t, self)), input_tangent(t, self));
+}
+Var normal_cdf(Var x) {
+    Tape& t = x.tape();
+    const std::uint32_t i = push_unary("normal_cdf", normal_cdf_backward, x);
+    map_into(t.node(i).value, x.value(), normal_cdf_scalar);
+    return t.finish(i, normal_cdf_tangent);
+}
+
+// ---- normal_quantile: y = Φ⁻¹(u) ----
+// Φ⁻¹(p) for 0 < p ≤ ½: a start from Abramowitz & Stegun 26.2.23 (error below 4.5e−4), then
+// Newton steps on log Φ(z) − log p. log Φ is concave and increasing, so the steps never overshoot
+// once left of the root and converge quadratically; in log space they keep their relative
+// precision in the far tail, where Φ(z) − p would underflow.
+static real lower_quantile(real p) {
+    const real t = std::sqrt(-2 * std::log(p));
+    real z = -(t - (2.515517 + 0.802853 * t + 0.010328 * t * t) / (1 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t));
+    const real log_p = std::log(p);
+    for (int step = 0; step < 8; ++step) {
+        const real cdf = normal_cdf_scalar(z), pdf = normal_pdf_scalar(z);
+        if (!(cdf > 0) || !(pdf > 0)) break;  // below about 1e−308 the start is as good as it gets
+        const real delta = (std::log(cdf) - log_p) * cdf / pdf;
+        z -= delta;
+        if (std::abs(delta) <= 1e-15 * (1 + std::abs(z))) break;
+    }
+    return z;
+}
+
+real normal_quantile_scalar(real u) {
+    if (std::isnan(u) || u < 0 || u > 1) return std::numeric_limits<real>::quiet_NaN();
+    if (u == 0) return -std::numeric_limits<real>::infinity();
+    if (u == 1) return std::numeric_limits<real>::infinity();
+    return u <= 0.5 ? lower_quantile(u) : -lower_quantile(1 - u);  // 1 − u is exact for u ≥ ½
+}
+
+static void normal_quantile_backward(Tape& t, std::uint32_t self) {
+    const Node& n = t.node(self);
+    const real* g = n.grad.data();
+    const real* y = n.value.data();
+    accumulate_each(t, self, [=](std::size_t k) { return g[k] / normal_pdf_scalar(y[k]); });
+}
+static Var normal_quantile_tangent(Tape& t, std::uint32_t self) {
+    // ẏ = u̇ / φ(y)
+    return div(input_tangent(t, self), normal_pdf(t.var(self)));
+}
+Var normal_quantile(Var u) {
+    Tape& t = u.tape();
+    const std::uint32_t i = push_unary("normal_quantile", normal_quantile_backward, u);
+    map_into(t.node(i).value, u.value(), normal_quantile_scalar);
+    return t.finish(i, normal_quantile_tangent);
 }
 
 // ---- clamp: y = min(max(x, lo), hi), bounds in node.s0, node.s1 (no tangent rule) ----

@@ -88,6 +88,14 @@ Var relu(Var x);         // [T] ∂x = g [x > 0]
 Var elu(Var x, real alpha = 1.0);  // [T] x if x > 0 else α(eˣ − 1); ∂x = g (x > 0 ? 1 : y + α)
 Var softplus(Var x);     // [T] log(1 + eˣ), stable; ∂x = g σ(x)
 Var log_sigmoid(Var x);  // [T] −softplus(−x); ∂x = g σ(−x)
+// The standard normal CDF Φ(x) = ½ erfc(−x/√2) and its inverse, the quantile Φ⁻¹(u) (to full
+// double precision, also in the lower tail down to u ≈ 1e−300; −∞ at u = 0, +∞ at u = 1, NaN
+// outside [0, 1]). φ(x) = e^(−x²/2)/√(2π).
+Var normal_cdf(Var x);       // [T] ∂x = g φ(x)
+Var normal_quantile(Var u);  // [T] ∂u = g / φ(y)
+// The same on plain numbers.
+real normal_cdf_scalar(real x);
+real normal_quantile_scalar(real u);
 // Clamp to [lo, hi]. Gradient: passes where lo ≤ x ≤ hi (bounds included, as PyTorch), zero
 // outside.
 Var clamp(Var x, real lo, real hi);

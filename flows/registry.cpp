@@ -18,6 +18,7 @@
 #include "flows/mixtures/mixture.hpp"
 #include "flows/mixtures/vmonf.hpp"
 #include "flows/transforms/standardize.hpp"
+#include "flows/transforms/bounded_to_normal.hpp"
 #include "flows/transport/transport_flow.hpp"
 #include "flows/transforms/affine_coupling.hpp"
 #include "flows/distributions/resampled_base.hpp"
@@ -41,6 +42,7 @@ const std::map<std::string, TransformFactory>& transform_table() {
         {"realnvp_coupling", AffineCoupling::from_config},
         {"permutation", Permutation::from_config},
         {"standardize", Standardize::from_config},
+        {"bounded_to_normal", BoundedToNormal::from_config},
         {"actnorm", ActNorm::from_config},
         {"batchnorm", BatchNorm::from_config},
         {"nsf", SplineAutoregressive::from_config},

@@ -141,6 +141,8 @@ std::vector<UnaryCase> unary_cases() {
         {"elu alpha 0.7", [](Var x) { return elu(x, 0.7); }, off({0}, 1.5)},
         {"softplus", [](Var x) { return softplus(x); }, normal(5)},
         {"log_sigmoid", [](Var x) { return log_sigmoid(x); }, normal(5)},
+        {"normal_cdf", [](Var x) { return normal_cdf(x); }, normal(2)},
+        {"normal_quantile", [](Var x) { return normal_quantile(x); }, uniform(0.03, 0.97)},
         {"clamp", [](Var x) { return clamp(x, -0.5, 0.8); }, off({-0.5, 0.8}, 1.5)},
         {"sum", [](Var x) { return sum(x); }, normal(1)},
         {"sum axis 0", [](Var x) { return sum(x, 0); }, normal(1)},

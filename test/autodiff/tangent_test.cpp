@@ -147,6 +147,8 @@ std::vector<UnaryCase> unary_cases() {
         {"elu alpha 0.7", [](Var x) { return elu(x, 0.7); }, off_zero(1.5)},
         {"softplus", [](Var x) { return softplus(x); }, normal(4)},
         {"log_sigmoid", [](Var x) { return log_sigmoid(x); }, normal(4)},
+        {"normal_cdf", [](Var x) { return normal_cdf(x); }, normal(2)},
+        {"normal_quantile", [](Var x) { return normal_quantile(x); }, uniform(0.03, 0.97)},
         {"sum", [](Var x) { return sum(x); }, normal(1)},
         {"sum axis 0", [](Var x) { return sum(x, 0); }, normal(1)},
         {"sum axis 1", [](Var x) { return sum(x, 1); }, normal(1)},

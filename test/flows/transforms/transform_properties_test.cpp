@@ -45,6 +45,13 @@ std::vector<TransformCase> all_transforms() {
         {"standardize (from data of mean 3, spread 0.5)", [](std::size_t d, std::size_t, Rng& rng) -> TransformPtr {
              return Standardize::from_data(rng.normal_array(64, d) * 0.5 + 3.0);
          }},
+        {"bounded_to_normal (from data of spread 3)", [](std::size_t d, std::size_t, Rng& rng) -> TransformPtr {
+             return BoundedToNormal::from_data(rng.normal_array(64, d) * 3.0);
+         }},
+        {"bounded_to_normal on (-5, 7)", [](std::size_t d, std::size_t, Rng&) -> TransformPtr {
+             return std::make_unique<BoundedToNormal>(xt::zeros<real>({std::size_t(1), d}) - 5.0,
+                                                      xt::zeros<real>({std::size_t(1), d}) + 7.0);
+         }},
         {"batchnorm (eval, running statistics from one training batch)", [](std::size_t d, std::size_t, Rng& rng) -> TransformPtr {
              auto bn = std::make_unique<BatchNorm>(d, 0.5);
              Tape t;

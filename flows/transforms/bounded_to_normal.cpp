@@ -1,0 +1,112 @@
+#include "flows/transforms/bounded_to_normal.hpp"
+
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "autodiff/ops.hpp"
+#include "core/error.hpp"
+
+namespace flowtape {
+
+namespace {
+
+const real kHalfLog2Pi = 0.5 * std::log(2 * std::acos(-1.0));
+
+Array row_of(const std::vector<real>& v) {
+    Array a = Array::from_shape({std::size_t(1), v.size()});
+    for (std::size_t j = 0; j < v.size(); ++j) a(0, j) = v[j];
+    return a;
+}
+
+}  // namespace
+
+BoundedToNormal::BoundedToNormal(Array lo, Array hi) : lo_(std::move(lo)), hi_(std::move(hi)) {
+    if (lo_.dimension() != 2 || lo_.shape()[0] != 1 || lo_.shape()[1] == 0 || shape_of(hi_) != shape_of(lo_))
+        throw ValueError("BoundedToNormal: lo and hi must both be 1×D, got " + shape_string(shape_of(lo_)) + " and " +
+                         shape_string(shape_of(hi_)));
+    width_ = Array::from_shape(shape_of(lo_));
+    inv_width_ = Array::from_shape(shape_of(lo_));
+    for (std::size_t j = 0; j < lo_.shape()[1]; ++j) {
+        if (!std::isfinite(lo_(0, j)) || !std::isfinite(hi_(0, j)) || !(lo_(0, j) < hi_(0, j)))
+            throw ValueError("BoundedToNormal: column " + std::to_string(j) + " has bounds [" + std::to_string(lo_(0, j)) +
+                             ", " + std::to_string(hi_(0, j)) + "] (need finite lo < hi)");
+        width_(0, j) = hi_(0, j) - lo_(0, j);
+        inv_width_(0, j) = 1 / width_(0, j);
+        log_width_ += std::log(width_(0, j));
+    }
+}
+
+std::unique_ptr<BoundedToNormal> BoundedToNormal::from_data(const Array& x, const Array* weights) {
+    const std::size_t n = x.shape()[0], d = x.shape()[1];
+    if (n == 0 || d == 0) throw ValueError("BoundedToNormal::from_data: no data (" + shape_string(shape_of(x)) + ")");
+    real sum_w = static_cast<real>(n), sum_w2 = static_cast<real>(n);
+    if (weights) {
+        if (shape_of(*weights) != Shape{n, 1})
+            throw ShapeError("BoundedToNormal::from_data: weights " + shape_string(shape_of(*weights)) + " for rows " +
+                             shape_string(shape_of(x)));
+        sum_w = sum_w2 = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const real w = (*weights)(i, 0);
+            if (!(w >= 0) || !std::isfinite(w))
+                throw ValueError("BoundedToNormal::from_data: weight " + std::to_string(w) + " at row " + std::to_string(i));
+            sum_w += w;
+            sum_w2 += w * w;
+        }
+        if (!(sum_w > 0)) throw ValueError("BoundedToNormal::from_data: the weights sum to zero");
+    }
+    const real n_eff = sum_w * sum_w / sum_w2;  // Kish's effective sample size
+    if (!(n_eff > 3))
+        throw ValueError("BoundedToNormal::from_data: an effective sample size of " + std::to_string(n_eff) +
+                         " (need more than 3 to widen the bounds)");
+    Array lo = Array::from_shape({std::size_t(1), d}), hi = Array::from_shape({std::size_t(1), d});
+    for (std::size_t j = 0; j < d; ++j) {
+        real mn = x(0, j), mx = x(0, j);
+        for (std::size_t i = 1; i < n; ++i) {
+            mn = std::min(mn, x(i, j));
+            mx = std::max(mx, x(i, j));
+        }
+        if (!(mn < mx))
+            throw ValueError("BoundedToNormal::from_data: column " + std::to_string(j) + " has one value (" +
+                             std::to_string(mn) + ") in every row");
+        hi(0, j) = ((n_eff - 2) * mx - mn) / (n_eff - 3);
+        lo(0, j) = ((n_eff - 2) * mn - mx) / (n_eff - 3);
+    }
+    return std::make_unique<BoundedToNormal>(lo, hi);
+}
+
+std::unique_ptr<BoundedToNormal> BoundedToNormal::from_config(const nlohmann::json& config, Rng& /*rng*/) {
+    return std::make_unique<BoundedToNormal>(row_of(config.at("lo").get<std::vector<real>>()),
+                                             row_of(config.at("hi").get<std::vector<real>>()));
+}
+
+TransformResult BoundedToNormal::forward(Var x, Var /*context*/) {
+    check_input_width("BoundedToNormal::forward", x, dim());
+    const Array& v = x.value();
+    for (std::size_t i = 0; i < v.shape()[0]; ++i)
+        for (std::size_t j = 0; j < v.shape()[1]; ++j)
+            if (!(v(i, j) > lo_(0, j) && v(i, j) < hi_(0, j)))
+                throw ValueError("BoundedToNormal: row " + std::to_string(i) + " column " + std::to_string(j) + " is " +
+                                 std::to_string(v(i, j)) + ", outside the bounds (" + std::to_string(lo_(0, j)) + ", " +
+                                 std::to_string(hi_(0, j)) + ") where the density is zero");
+    Tape& t = x.tape();
+    const Var z = normal_quantile((x - t.constant(lo_)) * t.constant(inv_width_));
+    // −log φ(z) = ½ z² + ½ log 2π per column.
+    const real per_row = -log_width_ + static_cast<real>(dim()) * kHalfLog2Pi;
+    return {z, add_scalar(mul_scalar(sum(square(z), 1), 0.5), per_row)};
+}
+
+TransformResult BoundedToNormal::inverse(Var z, Var /*context*/) {
+    check_input_width("BoundedToNormal::inverse", z, dim());
+    Tape& t = z.tape();
+    const Var x = normal_cdf(z) * t.constant(width_) + t.constant(lo_);
+    const real per_row = log_width_ - static_cast<real>(dim()) * kHalfLog2Pi;
+    return {x, add_scalar(mul_scalar(sum(square(z), 1), -0.5), per_row)};
+}
+
+nlohmann::json BoundedToNormal::config() const {
+    std::vector<real> lo(lo_.begin(), lo_.end()), hi(hi_.begin(), hi_.end());
+    return {{"kind", "bounded_to_normal"}, {"lo", lo}, {"hi", hi}};
+}
+
+}  // namespace flowtape
