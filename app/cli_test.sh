@@ -414,6 +414,26 @@ expect_usage_error cluster-score --labels "$tmp/moons.csv" --truth "$tmp/cog100.
 expect_usage_error cluster-score --labels "$tmp/clustered.csv" --truth "$tmp/cog100.csv"
 grep -q "clustered.csv has 2000 rows but .*cog100.csv has 100" "$tmp/err" || fail "the row-count error does not name both files: $(<"$tmp/err")"
 
+# ---- train --preset margarine: margarine's MAF (6 MADEs [50, 50], the columns mapped to normals first) ----
+"$flowtape" train --flow maf --preset margarine --data "$tmp/moons.csv" --epochs 50 --out "$tmp/marg.json" --quiet \
+  >"$tmp/marg.txt" || fail "train --preset margarine failed"
+/usr/bin/env python3 - "$tmp/marg.json" "$tmp/marg.txt" <<'PY' || fail "train --preset margarine: the model or summary is not margarine's"
+import json, sys
+model = json.load(open(sys.argv[1]))
+kinds = [t["kind"] for t in model["model"]["transforms"]]
+assert kinds[0] == "bounded_to_normal" and kinds.count("maf") == 6, kinds
+options = model["extra"]["options"]
+assert options["preset"] == "margarine" and options["batch"] == 400, options  # one batch of all rows
+assert options["layers"] == 6 and options["hidden"] == [50, 50] and options["epochs"] == 50, options
+PY
+"$flowtape" logprob --model "$tmp/marg.json" --data "$tmp/moons.csv" >"$tmp/marg_lp.csv" || fail "margarine: logprob failed"
+awk -F, 'NR > 1 && !($1 + 0 == $1 && $1 > -50) { exit 1 }' "$tmp/marg_lp.csv" || fail "margarine: a non-finite log-density"
+printf 'x0,x1\n99,0\n' >"$tmp/far.csv"
+expect_usage_error logprob --model "$tmp/marg.json" --data "$tmp/far.csv"
+expect_usage_error train --flow realnvp --preset margarine --data "$tmp/moons.csv" --out "$tmp/nope.json"
+expect_usage_error train --flow maf --preset keras --data "$tmp/moons.csv" --out "$tmp/nope.json"
+ok "train --preset margarine: BoundedToNormal first, 6 MADEs, full batch; a row outside the bounds is an error"
+
 # ---- flows for flows: train --flow f4f over trained bases (two directions, conditional), transport ----
 "$flowtape" datasets four-circles -n 600 --seed 1 > "$tmp/f4f_y.csv"
 "$flowtape" datasets four-circles -n 600 --seed 2 > "$tmp/f4f_x.csv"

@@ -46,6 +46,7 @@
 #include "core/random.hpp"
 #include "data/csv.hpp"
 #include "flows/builders.hpp"
+#include "flows/transforms/bounded_to_normal.hpp"
 #include "flows/continuous/cnf.hpp"
 #include "cluster/registry.hpp"
 #include "flows/model_file.hpp"
@@ -94,6 +95,10 @@ std::size_t parse_k(const std::string& text) {
 void check_options(const TrainOptions& o) {
     if (std::find(flow_kinds().begin(), flow_kinds().end(), o.flow) == flow_kinds().end())
         throw ValueError("train: unknown --flow '" + o.flow + "' (one of: " + join(flow_kinds()) + ")");
+    if (!o.preset.empty() && o.preset != "margarine")
+        throw ValueError("train: unknown --preset '" + o.preset + "' (margarine)");
+    if (o.preset == "margarine" && o.flow != "maf")
+        throw ValueError("train: --preset margarine is for --flow maf, not --flow " + o.flow);
     if (!o.labels_column.empty() && o.flow != "cnf" && o.flow != "mixture" && o.flow != "vmonf")
         throw ValueError("train: --labels-column is for --flow cnf (the gmm base), mixture or vmonf, not --flow " + o.flow);
     const auto& algorithms = cluster::clustering_algorithms();
@@ -127,14 +132,35 @@ void check_options(const TrainOptions& o) {
         throw IoError("train: cannot write " + o.out + ": directory " + dir.string() + " does not exist");
 }
 
-DistributionPtr build_flow(const TrainOptions& o, std::size_t dim, std::size_t context) {
+// --preset margarine: the MAF of margarine v1 (the piecewise-flows paper's code) with its defaults —
+// 6 MADEs of [50, 50] tanh units, a random input order per MADE (random permutations between them),
+// every column first through BoundedToNormal::from_data of the rows (and weights), full-batch
+// steps, at most 20,000 epochs with the default patience of 2% (400) and the best epoch restored.
+// Options given on the command line win.
+void apply_margarine_preset(TrainOptions& o, FlowSpec& spec, const Dataset& data) {
+    if (!o.layers_given) spec.layers = o.layers = 6;  // o too: the model file records what was built
+    if (!o.hidden_given) {
+        o.hidden = "50,50";
+        spec.hidden = {50, 50};
+    }
+    spec.activation = Activation::tanh;
+    spec.permutation = "random";
+    const auto bounds = BoundedToNormal::from_data(data.x, data.weights ? &*data.weights : nullptr);
+    spec.bounded_lo = bounds->lo();
+    spec.bounded_hi = bounds->hi();
+    if (!o.epochs_given) o.epochs = 20000;
+    if (!o.batch_given) o.batch = data.rows();
+}
+
+DistributionPtr build_flow(TrainOptions& o, const Dataset& data, std::size_t context) {
     FlowSpec spec;
-    spec.dim = dim;
+    spec.dim = data.dims();
     spec.context = context;
     spec.layers = o.layers;
     spec.hidden = parse_hidden(o.hidden);
     spec.bins = o.bins;
     spec.tail_bound = o.tail_bound;
+    if (o.preset == "margarine") apply_margarine_preset(o, spec, data);
     Rng rng = Rng::stream(o.seed, kWeights);
     if (o.flow == "maf") return make_maf_flow(spec, rng);
     if (o.flow == "realnvp") return make_realnvp_flow(spec, rng);
@@ -159,6 +185,7 @@ nlohmann::json options_json(const TrainOptions& o) {
     }
     j["patience"] = o.patience ? nlohmann::json(*o.patience) : nlohmann::json(nullptr);
     j["weights_column"] = o.weights_column.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.weights_column);
+    if (!o.preset.empty()) j["preset"] = o.preset;
     return j;
 }
 
@@ -311,8 +338,9 @@ void run_train_cnf(const TrainOptions& o) {
     save_and_summarise(o, *model, data, options, summary);
 }
 
-void run_train(const TrainOptions& o) {
-    check_options(o);
+void run_train(const TrainOptions& given) {
+    check_options(given);
+    TrainOptions o = given;  // a preset fills in what was not given
     if (o.flow == "cnf") return run_train_cnf(o);
     if (o.flow == "mixture") return run_train_mixture(o);
     if (o.flow == "vmonf") return run_train_vmonf(o);
@@ -324,7 +352,7 @@ void run_train(const TrainOptions& o) {
     // A conditional flow: the condition column is the context, not data.
     const bool conditional = !o.condition_column.empty();
     const Array condition = conditional ? take_column("train", data, o.condition_column, o.data) : Array();
-    DistributionPtr model = build_flow(o, data.dims(), conditional ? 1 : 0);
+    DistributionPtr model = build_flow(o, data, conditional ? 1 : 0);
     warn_if_generic_blas(o.quiet);
     const std::size_t parameters = model->parameters().scalar_count();
     if (!o.quiet)
@@ -456,6 +484,9 @@ Command add_train(CLI::App& app) {
     sub->add_option("--condition-mode", o->condition_mode, "f4f: the top flow's context, delta (c_target - c_in) or concat")
         ->capture_default_str();
     sub->add_option("--clip-norm", o->clip_norm, "f4f: gradient norm clip (0: off)")->capture_default_str();
+    sub->add_option("--preset", o->preset,
+                    "maf: margarine (the piecewise-flows paper's code: 6 MADEs [50, 50] tanh, random orders, columns "
+                    "mapped to normals on widened bounds, full-batch steps, 20000 epochs, patience 2%)");
     sub->add_flag("--quiet", o->quiet, "No progress on stderr");
     return {sub, [o, sub] {
                 o->tail_bound_given = sub->count("--tail-bound") > 0;

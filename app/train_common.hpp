@@ -78,6 +78,8 @@ struct TrainOptions {
     std::string prior;  // empty: uniform
     // f4f only (flows for flows; app/train_f4f.cpp)
     bool tail_bound_given = false;
+    // maf only: "margarine" trains as the piecewise-flows paper's code does (app/train_cmd.cpp).
+    std::string preset;
     std::string base_left, base_right, data_left;
     std::string penalty = "none";
     real penalty_weight = 1;

@@ -14,6 +14,7 @@
 #include "flows/transforms/affine_coupling.hpp"
 #include "flows/distributions/resampled_base.hpp"
 #include "flows/transforms/standardize.hpp"
+#include "flows/transforms/bounded_to_normal.hpp"
 
 namespace flowtape {
 namespace {
@@ -92,6 +93,7 @@ DistributionPtr make_base_distribution(const FlowSpec& spec, Rng&) {
 DistributionPtr make_maf_flow(const FlowSpec& spec, Rng& rng, DistributionPtr base) {
     check_spec("make_maf_flow", spec);
     std::vector<TransformPtr> first;
+    if (spec.bounded_lo.size() > 0) first.push_back(std::make_unique<BoundedToNormal>(spec.bounded_lo, spec.bounded_hi));
     if (spec.standardize_mean.size() > 0)
         first.push_back(std::make_unique<Standardize>(spec.standardize_mean, spec.standardize_scale));
     return stack_layers("make_maf_flow", spec, rng, true, std::move(first), std::move(base), [&](std::size_t) -> TransformPtr {

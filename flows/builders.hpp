@@ -36,6 +36,10 @@ struct FlowSpec {
     // When set (1×D each), make_maf_flow puts a fixed Standardize (x − mean) / scale first, e.g.
     // from Standardize::from_data of the training rows (flows/transforms/standardize.hpp).
     Array standardize_mean{}, standardize_scale{};
+    // When set (1×D each), make_maf_flow puts a fixed BoundedToNormal on (lo, hi) first, before
+    // any Standardize, e.g. from BoundedToNormal::from_data (margarine's pre-transform;
+    // flows/transforms/bounded_to_normal.hpp).
+    Array bounded_lo{}, bounded_hi{};
     // MAF layers only (flows/transforms/maf.hpp): the log-scale clamp B (0: none) and the start of
     // the MADE's output weights (Glorot × this).
     real maf_log_scale_bound = 3;
