@@ -430,9 +430,23 @@ PY
 awk -F, 'NR > 1 && !($1 + 0 == $1 && $1 > -50) { exit 1 }' "$tmp/marg_lp.csv" || fail "margarine: a non-finite log-density"
 printf 'x0,x1\n99,0\n' >"$tmp/far.csv"
 expect_usage_error logprob --model "$tmp/marg.json" --data "$tmp/far.csv"
+"$flowtape" train --flow pnf --preset margarine --k 2 --epochs 20 --data "$tmp/moons.csv" --out "$tmp/marg_pnf.json" \
+  --quiet >/dev/null || fail "train --flow pnf --preset margarine failed"
+/usr/bin/env python3 - "$tmp/marg_pnf.json" <<'PY' || fail "train --flow pnf --preset margarine: the pieces are not margarine MAFs"
+import json, sys
+model = json.load(open(sys.argv[1]))
+pieces = model["model"]["components"]
+assert len(pieces) == 2, len(pieces)
+bounds = []
+for p in pieces:
+    kinds = [t["kind"] for t in p["transforms"]]
+    assert kinds[0] == "bounded_to_normal" and kinds.count("maf") == 6 and "standardize" not in kinds, kinds
+    bounds.append((p["transforms"][0]["lo"], p["transforms"][0]["hi"]))
+assert bounds[0] != bounds[1], bounds  # each piece's bounds from its own cluster
+PY
 expect_usage_error train --flow realnvp --preset margarine --data "$tmp/moons.csv" --out "$tmp/nope.json"
 expect_usage_error train --flow maf --preset keras --data "$tmp/moons.csv" --out "$tmp/nope.json"
-ok "train --preset margarine: BoundedToNormal first, 6 MADEs, full batch; a row outside the bounds is an error"
+ok "train --preset margarine: BoundedToNormal first, 6 MADEs, full batch, for maf and each pnf piece; a row outside the bounds is an error"
 
 # ---- flows for flows: train --flow f4f over trained bases (two directions, conditional), transport ----
 "$flowtape" datasets four-circles -n 600 --seed 1 > "$tmp/f4f_y.csv"

@@ -97,8 +97,8 @@ void check_options(const TrainOptions& o) {
         throw ValueError("train: unknown --flow '" + o.flow + "' (one of: " + join(flow_kinds()) + ")");
     if (!o.preset.empty() && o.preset != "margarine")
         throw ValueError("train: unknown --preset '" + o.preset + "' (margarine)");
-    if (o.preset == "margarine" && o.flow != "maf")
-        throw ValueError("train: --preset margarine is for --flow maf, not --flow " + o.flow);
+    if (o.preset == "margarine" && o.flow != "maf" && o.flow != "pnf")
+        throw ValueError("train: --preset margarine is for --flow maf or pnf, not --flow " + o.flow);
     if (!o.labels_column.empty() && o.flow != "cnf" && o.flow != "mixture" && o.flow != "vmonf")
         throw ValueError("train: --labels-column is for --flow cnf (the gmm base), mixture or vmonf, not --flow " + o.flow);
     const auto& algorithms = cluster::clustering_algorithms();
@@ -136,7 +136,8 @@ void check_options(const TrainOptions& o) {
 // 6 MADEs of [50, 50] tanh units, a random input order per MADE (random permutations between them),
 // every column first through BoundedToNormal::from_data of the rows (and weights), full-batch
 // steps, at most 20,000 epochs with the default patience of 2% (400) and the best epoch restored.
-// Options given on the command line win.
+// Options given on the command line win. With --flow pnf every piece is such a MAF of its own
+// cluster (run_train_piecewise).
 void apply_margarine_preset(TrainOptions& o, FlowSpec& spec, const Dataset& data) {
     if (!o.layers_given) spec.layers = o.layers = 6;  // o too: the model file records what was built
     if (!o.hidden_given) {
@@ -233,8 +234,18 @@ void save_and_summarise(const TrainOptions& o, Distribution& model, const Datase
 
 namespace {
 
-void run_train_piecewise(const TrainOptions& o, const Dataset& data) {
+void run_train_piecewise(const TrainOptions& given, const Dataset& data) {
+    TrainOptions o = given;
     PiecewiseOptions p;
+    if (o.preset == "margarine") {  // each piece a margarine MAF of its cluster (see apply_margarine_preset)
+        if (!o.layers_given) o.layers = 6;
+        if (!o.hidden_given) o.hidden = "50,50";
+        if (!o.epochs_given) o.epochs = 20000;
+        if (!o.batch_given) o.batch = data.rows();  // at least every piece's rows: full-batch steps
+        p.piece.activation = Activation::tanh;
+        p.piece.permutation = "random";
+        p.bounded_to_normal = true;
+    }
     p.algorithm = o.cluster;
     p.k = parse_k(o.k);
     p.k_min = o.k_min;
@@ -485,8 +496,8 @@ Command add_train(CLI::App& app) {
         ->capture_default_str();
     sub->add_option("--clip-norm", o->clip_norm, "f4f: gradient norm clip (0: off)")->capture_default_str();
     sub->add_option("--preset", o->preset,
-                    "maf: margarine (the piecewise-flows paper's code: 6 MADEs [50, 50] tanh, random orders, columns "
-                    "mapped to normals on widened bounds, full-batch steps, 20000 epochs, patience 2%)");
+                    "maf, pnf: margarine (the piecewise-flows paper's code: 6 MADEs [50, 50] tanh, random orders, columns "
+                    "mapped to normals on widened bounds, full-batch steps, 20000 epochs, patience 2%; for pnf per piece)");
     sub->add_flag("--quiet", o->quiet, "No progress on stderr");
     return {sub, [o, sub] {
                 o->tail_bound_given = sub->count("--tail-bound") > 0;

@@ -17,6 +17,7 @@
 #include "core/error.hpp"
 #include "core/parallel.hpp"
 #include "flows/transforms/standardize.hpp"
+#include "flows/transforms/bounded_to_normal.hpp"
 
 namespace flowtape {
 
@@ -191,7 +192,11 @@ PiecewiseFit fit_piecewise(const Array& x, const PiecewiseOptions& o, const Arra
     for (std::size_t k = 0; k < pieces.size(); ++k) {
         Rng init = Rng::stream(o.seed, 2 * k + 1);
         FlowSpec piece_spec = spec;
-        if (o.standardize) {
+        if (o.bounded_to_normal) {
+            const auto b = BoundedToNormal::from_data(pieces[k].x, pieces[k].w.size() ? &pieces[k].w : nullptr);
+            piece_spec.bounded_lo = b->lo();
+            piece_spec.bounded_hi = b->hi();
+        } else if (o.standardize) {
             const auto s = Standardize::from_data(pieces[k].x);
             piece_spec.standardize_mean = s->mean();
             piece_spec.standardize_scale = s->scale();

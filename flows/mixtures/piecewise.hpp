@@ -53,6 +53,9 @@ struct PiecewiseOptions {
     // Each piece's flow starts with a fixed Standardize from its own cluster's rows (weighted means
     // are not used: the plain column means and deviations of the rows).
     bool standardize = true;
+    // Instead (margarine, `train --preset margarine`): each piece's flow starts with
+    // BoundedToNormal::from_data of its own rows and weights (flows/transforms/bounded_to_normal.hpp).
+    bool bounded_to_normal = false;
     FitOptions fit;                     // training of each piece; its seed is replaced per piece
     std::size_t threads = 1;            // pieces trained at once (1 = one after another)
     std::uint64_t seed = 0;             // clustering, initial weights and each piece's shuffles
