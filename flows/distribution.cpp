@@ -49,7 +49,9 @@ Array log_prob_rows(Distribution& model, const Array& x, const Array* context) {
     return map_rows(model, x, context, 1, [&](Var xv, Var cv) { return Array(model.log_prob(xv, cv).value()); });
 }
 
-Array sample_rows(Distribution& model, std::size_t n, std::uint64_t seed) {
+Array sample_rows(Distribution& model, std::size_t n, std::uint64_t seed, const Array* context) {
+    if (context && (context->dimension() != 2 || context->shape()[0] != n))
+        throw ShapeError("sample_rows: context " + shape_string(shape_of(*context)) + " for " + std::to_string(n) + " draws");
     model.set_training(false);
     const std::size_t d = model.dim();
     Array out = Array::from_shape({n, d});
@@ -59,7 +61,8 @@ Array sample_rows(Distribution& model, std::size_t n, std::uint64_t seed) {
         const std::size_t m = std::min(n - begin, kBatch);
         tape.reset();
         const NoGrad no_grad(tape);
-        const Array& x = model.sample(tape, m, rng).value();
+        const Var c = context ? tape.constant(xt::view(*context, xt::range(begin, begin + m), xt::all())) : Var();
+        const Array& x = model.sample(tape, m, rng, c).value();
         std::copy_n(x.data(), m * d, out.data() + begin * d);
     }
     tape.reset();

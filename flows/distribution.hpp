@@ -52,7 +52,8 @@ Array log_prob_rows(Distribution& model, const Array& x, const Array* context = 
 // one row per row of x, or if f returns another shape.
 Array map_rows(Distribution& model, const Array& x, const Array* context, std::size_t cols,
                const std::function<Array(Var x, Var context)>& f);
-// n samples (n×D) of an unconditional model, drawn from Rng(seed).
-Array sample_rows(Distribution& model, std::size_t n, std::uint64_t seed);
+// n samples (n×D) drawn from Rng(seed); a conditional model takes `context` (n×C, row i's
+// context for draw i). ShapeError for a context of another shape.
+Array sample_rows(Distribution& model, std::size_t n, std::uint64_t seed, const Array* context = nullptr);
 
 }  // namespace flowtape

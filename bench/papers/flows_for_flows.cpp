@@ -244,24 +244,6 @@ double outside_fraction(const Support& s, const Array& points) {
     return n ? static_cast<double>(outside) / static_cast<double>(n) : 0;
 }
 
-// n draws of a conditional flow at one condition c.
-Array sample_at_condition(Distribution& model, std::size_t n, real c, std::uint64_t seed) {
-    model.set_training(false);
-    Array out = Array::from_shape({n, model.dim()});
-    Rng rng(seed);
-    Tape tape;
-    const std::size_t chunk = 4096;
-    for (std::size_t begin = 0; begin < n; begin += chunk) {
-        const std::size_t m = std::min(n - begin, chunk);
-        tape.reset();
-        const NoGrad no_grad(tape);
-        const Var context = tape.constant(xt::eval(xt::ones<real>({m, std::size_t(1)}) * c));
-        const Array& x = model.sample(tape, m, rng, context).value();
-        std::copy_n(x.data(), m * model.dim(), out.data() + begin * model.dim());
-    }
-    return out;
-}
-
 Array constant_column(std::size_t n, real c) { return xt::eval(xt::ones<real>({n, std::size_t(1)}) * c); }
 
 // ---- jobs ----
@@ -631,7 +613,7 @@ void run_f4f_bench(F4fBenchOptions o) {
             const Array cin = constant_column(p.test_rows, c.c_in), cout = constant_column(p.test_rows, ct);
             const Array moved = transport_condition(*c.top, input, cin, cout);
             const Array transferred = base_transfer_condition(*c.base, input, cin, cout);
-            const Array drawn = sample_at_condition(*c.base, p.test_rows, ct, o.seed + 130 + t);
+            const Array drawn = sample_rows(*c.base, p.test_rows, o.seed + 130 + t, &cout);
             Rng rf = Rng::stream(o.seed, 140 + t);
             const Array fresh = apply_condition(c.condition, make_dataset("four-circles", p.test_rows, rf).x, ct);
             const double a = outside_fraction(support, moved), b = outside_fraction(support, transferred),

@@ -169,6 +169,26 @@ BOOST_AUTO_TEST_CASE(the_model_file_round_trips_with_frozen_bases) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(sample_rows_draws_a_conditional_base_at_each_rows_context) {
+    // The benchmark samples the conditional base this way (flows/distribution.hpp): the same draws
+    // as the model's own sample on one tape with the same Rng, other draws at another context.
+    DistributionPtr base = base_flow(41, 1);
+    const std::size_t n = 50;
+    const Array at = xt::zeros<real>({n, std::size_t(1)}) + 0.25, other = xt::zeros<real>({n, std::size_t(1)}) + 0.75;
+    Array direct;
+    {
+        Tape t;
+        NoGrad no_grad(t);
+        Rng rng(9);
+        direct = base->sample(t, n, rng, t.constant(at)).value();
+    }  // the tape goes, and with it its hold on the parameters
+    const Array drawn = sample_rows(*base, n, 9, &at);
+    BOOST_TEST(xt::amax(xt::abs(drawn - direct))() == 0.0);
+    BOOST_TEST(xt::amax(xt::abs(drawn - sample_rows(*base, n, 9, &other)))() > 1e-6);
+    const Array short_context = xt::zeros<real>({n - 1, std::size_t(1)});
+    BOOST_CHECK_THROW(sample_rows(*base, n, 9, &short_context), ShapeError);
+}
+
 BOOST_AUTO_TEST_CASE(bad_construction_and_bad_calls_throw) {
     Rng rng(18);
     FlowSpec three;
