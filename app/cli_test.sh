@@ -429,7 +429,11 @@ PY
 "$flowtape" logprob --model "$tmp/marg.json" --data "$tmp/moons.csv" >"$tmp/marg_lp.csv" || fail "margarine: logprob failed"
 awk -F, 'NR > 1 && !($1 + 0 == $1 && $1 > -50) { exit 1 }' "$tmp/marg_lp.csv" || fail "margarine: a non-finite log-density"
 printf 'x0,x1\n99,0\n' >"$tmp/far.csv"
-expect_usage_error logprob --model "$tmp/marg.json" --data "$tmp/far.csv"
+# Outside the bounds the density is zero: logprob says so for the row, and exits non-zero.
+if "$flowtape" logprob --model "$tmp/marg.json" --data "$tmp/far.csv" >/dev/null 2>"$tmp/far.err"; then
+  fail "margarine: logprob of a row outside the bounds succeeded"
+fi
+grep -q "log p is -inf at data row 1" "$tmp/far.err" || fail "margarine: no one-line message for the row outside: $(cat "$tmp/far.err")"
 "$flowtape" train --flow pnf --preset margarine --k 2 --epochs 20 --data "$tmp/moons.csv" --out "$tmp/marg_pnf.json" \
   --quiet >/dev/null || fail "train --flow pnf --preset margarine failed"
 /usr/bin/env python3 - "$tmp/marg_pnf.json" <<'PY' || fail "train --flow pnf --preset margarine: the pieces are not margarine MAFs"
@@ -446,7 +450,7 @@ assert bounds[0] != bounds[1], bounds  # each piece's bounds from its own cluste
 PY
 expect_usage_error train --flow realnvp --preset margarine --data "$tmp/moons.csv" --out "$tmp/nope.json"
 expect_usage_error train --flow maf --preset keras --data "$tmp/moons.csv" --out "$tmp/nope.json"
-ok "train --preset margarine: BoundedToNormal first, 6 MADEs, full batch, for maf and each pnf piece; a row outside the bounds is an error"
+ok "train --preset margarine: BoundedToNormal first, 6 MADEs, full batch, for maf and each pnf piece; a row outside the bounds has log p = -inf, an error from logprob"
 
 # ---- flows for flows: train --flow f4f over trained bases (two directions, conditional), transport ----
 "$flowtape" datasets four-circles -n 600 --seed 1 > "$tmp/f4f_y.csv"

@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
         if (bench->parsed() && bench->get_subcommands().empty())
             return report("bench: name an experiment: pnf (the piecewise-flows paper), cnf (the multimodal-base "
                           "CNF paper), mixture (the mixtures-of-flows paper), vmonf (the variational-mixture "
-                          "paper) or f4f (the flows-for-flows paper); see flowtape bench --help",
+                          "paper), f4f (the flows-for-flows paper), or all (the five into one report); see flowtape bench --help",
                           kBadInput);
         return report(e.what(), kBadInput);
     }

@@ -25,5 +25,7 @@ Command add_bench_vmonf(CLI::App& bench, int argc, char** argv);
 // `flowtape bench f4f`: the flows-for-flows paper (Klein, Raine & Golling), its Table 1 and
 // Figures 3-7 with out-of-support fractions and held-out log-likelihoods (flows_for_flows.cpp).
 Command add_bench_f4f(CLI::App& bench, int argc, char** argv);
+// `flowtape bench all`: the five above into one folder, with report.md and its claims table (all.cpp).
+Command add_bench_all(CLI::App& bench, int argc, char** argv);
 
 }  // namespace flowtape::app

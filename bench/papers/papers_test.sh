@@ -26,7 +26,7 @@ expect_usage_error() {
   ok "flowtape $* -> $err"
 }
 
-small=(bench pnf --quick --targets two-moons --no-table3 --samples 600 --kl-samples 500 --epochs 20 --k-max 4 --quiet)
+small=(bench pnf --quick --targets two-moons --no-table3 --samples 600 --kl-samples 500 --epochs 20 --paper-epochs 30 --k-max 4 --quiet)
 OPENBLAS_NUM_THREADS=1 "$flowtape" "${small[@]}" --out "$tmp/a" >"$tmp/a.md" || fail "bench pnf failed"
 for f in results.md runs.json figure4.png silhouette.png; do
   [[ -s $tmp/a/$f ]] || fail "bench pnf wrote no $f"
@@ -42,13 +42,24 @@ grep -q '0.004 ± 0.022' "$tmp/a/results.md" || fail "the paper's PNF number for
 import json, math, sys
 doc = json.load(open(sys.argv[1]))
 runs = doc["runs"]
-assert sorted(r["model"] for r in runs) == ["maf", "pnf", "realnvp-resampled"], runs
+assert sorted(r["model"] for r in runs) == sorted(["maf", "pnf", "realnvp-resampled", "maf-paper", "pnf-paper",
+                                                   "realnvp-paper"]), runs
+assert doc["options"]["protocol"] == "both" and doc["options"]["paper_epochs"] == 30, doc["options"]
 for r in runs:
     assert math.isfinite(r["kl"]["mean"]) and r["kl"]["error"] >= 0, r
     assert r["epochs"] >= 1 and r["parameters"] > 0, r
 pnf = next(r for r in runs if r["model"] == "pnf")
 assert 2 <= pnf["clusters"] <= 4 and len(pnf["silhouette"]["k"]) == 3, pnf
+# The papers' protocols: at most --paper-epochs full-batch epochs; the single flows keep the last
+# epoch (best_epoch <= epochs), the RealNVP of Stimper's protocol counts 1024-row training sets.
+for r in runs:
+    if r["model"].endswith("-paper"):
+        assert r["epochs"] <= 30 * (r["clusters"] or 1), r
+        if r["model"] != "pnf-paper":
+            assert 1 <= r["best_epoch"] <= r["epochs"], r
 PY
+grep -q '^| two-moons | MAF (margarine) | -0.054 ± 0.009 | ' "$tmp/a/results.md" || fail "no paper-protocol MAF row beside the paper's number"
+grep -q '^### Run by run, the paper' "$tmp/a/results.md" || fail "no run-by-run table of the paper's protocol"
 ok "bench pnf wrote results.md, runs.json and both figures"
 
 # The same seed gives the same Table 1 (everything is seeded; only the timings differ).
@@ -58,6 +69,8 @@ diff <(sed -n '/^## Table 1/,/^## Table 2/p' "$tmp/a/results.md") \
 ok "same seed, same Table 1"
 
 expect_usage_error bench pnf --runs 0 --out "$tmp/c"
+expect_usage_error bench pnf --protocol margarine --out "$tmp/c"
+expect_usage_error bench pnf --paper-epochs 0 --out "$tmp/c"
 expect_usage_error bench pnf --targets two-moons,no-such-target --out "$tmp/c"
 expect_usage_error bench pnf --samples 10 --out "$tmp/c"
 expect_usage_error bench pnf --out /proc/no/such/dir
@@ -214,4 +227,41 @@ expect_usage_error bench f4f --threads 0 --out "$tmp/c"
 expect_usage_error bench f4f --rows 10 --out "$tmp/c"
 expect_usage_error bench f4f --sets '' --conditions '' --out "$tmp/c"
 expect_usage_error bench f4f --out /proc/no/such/dir
+# `flowtape bench all --tiny`: the five benchmarks at a smoke-test size into one folder: exit 0,
+# report.md with the claims table (a row per claim, a verdict each, every benchmark's command and
+# results linked), each benchmark's results.md, claims.json and figures; the same seed gives the
+# same claims (but for the one that times training); bad options exit 2.
+OPENBLAS_NUM_THREADS=1 "$flowtape" bench all --tiny --quiet --out "$tmp/all" >"$tmp/all.md" || fail "bench all --tiny failed"
+cmp -s "$tmp/all.md" "$tmp/all/report.md" || fail "bench all: stdout differs from report.md"
+grep -q '^## Claims' "$tmp/all/report.md" || fail "bench all: no claims table"
+for b in pnf cnf mixture vmonf f4f; do
+  for f in results.md claims.json runs.json; do [[ -s $tmp/all/$b/$f ]] || fail "bench all: no $b/$f"; done
+  grep -q "^| $b | " "$tmp/all/report.md" || fail "bench all: no claim of $b in the report"
+  grep -qF "[results.md]($b/results.md)" "$tmp/all/report.md" || fail "bench all: $b's results are not linked"
+  for png in "$tmp/all/$b"/*.png; do
+    [[ $(head -c 8 "$png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "bench all: $png is not a PNG"
+  done
+done
+grep -Eq '^[0-9]+ reproduced, [0-9]+ partly, [0-9]+ not, [0-9]+ not run\.$' "$tmp/all/report.md" || fail "bench all: no verdict count"
+OPENBLAS_NUM_THREADS=1 "$flowtape" bench all --tiny --quiet --out "$tmp/all2" >/dev/null || fail "second bench all --tiny failed"
+/usr/bin/env python3 - "$tmp/all" "$tmp/all2" <<'PY' || fail "bench all: the same seed gave other claims"
+import json, sys
+verdicts = {"reproduced", "partly", "not", "not run"}
+def claims(root):
+    out = []
+    for b in ["pnf", "cnf", "mixture", "vmonf", "f4f"]:
+        doc = json.load(open(f"{root}/{b}/claims.json"))
+        assert doc["bench"] == b and doc["claims"], doc
+        for c in doc["claims"]:
+            assert c["verdict"] in verdicts and c["claim"] and c["paper"] and c["where"], c
+            if "time" not in c["claim"]:  # a wall-clock figure differs run to run
+                out.append(c)
+    return out
+a, b = claims(sys.argv[1]), claims(sys.argv[2])
+assert a == b, [x for x, y in zip(a, b) if x != y]
+PY
+ok "bench all --tiny wrote report.md, the claims table and every benchmark's files; same seed, same claims"
+expect_usage_error bench all --only pnf,nope --out "$tmp/c"
+expect_usage_error bench all --only , --out "$tmp/c"
+expect_usage_error bench all --out /proc/no/such/dir
 echo "bench-test: all passed"

@@ -8,6 +8,9 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_write.hpp"
 #include "core/xtensor_blas.hpp"
 
 // OpenBLAS's own extensions (declared here: <cblas.h> conflicts with xtensor-blas's prototypes).
@@ -89,6 +92,19 @@ std::string fixed(double value, int digits) {
     o.precision(digits);
     o << value;
     return o.str();
+}
+
+std::string verdict_of(std::size_t met, std::size_t count) {
+    if (count > 0 && met == count) return "reproduced";
+    return met == 0 ? "not" : "partly";
+}
+
+void write_claims(const std::string& dir, const std::string& bench, const std::vector<Claim>& claims) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const Claim& c : claims)
+        list.push_back({{"claim", c.claim}, {"paper", c.paper}, {"ours", c.ours}, {"verdict", c.verdict}, {"where", c.where}});
+    write_text_atomically(dir + "/claims.json", nlohmann::json{{"bench", bench}, {"claims", list}}.dump(2) + "\n",
+                          "bench " + bench);
 }
 
 }  // namespace flowtape::app

@@ -26,6 +26,21 @@ std::vector<std::string> split_list(const std::string& text);
 // `value` with `digits` decimals, fixed notation.
 std::string fixed(double value, int digits);
 
+// One claim of a paper, checked by a benchmark run: what the paper says (`claim`), its number with
+// the table or figure and page it comes from (`paper`), ours from the run (`ours`), the verdict
+// ("reproduced", "partly" or "not") and where in the run's output to look (`where`: a section of
+// results.md and/or a figure file). Each bench writes its claims to claims.json in its output
+// folder (write_claims); `flowtape bench all` gathers them into report.md.
+struct Claim {
+    std::string claim, paper, ours, verdict, where;
+};
+
+// "reproduced" when all `met` of `count` hold, "not" when none, else "partly".
+std::string verdict_of(std::size_t met, std::size_t count);
+
+// Writes {"bench": name, "claims": [...]} to dir/claims.json atomically.
+void write_claims(const std::string& dir, const std::string& bench, const std::vector<Claim>& claims);
+
 // Markdown lines: command, date (UTC), CPU model and logical cores with the load average, flowtape,
 // g++, xtensor, xtensor-blas and OpenBLAS versions and OpenBLAS's thread count.
 std::string bench_header(const std::string& command_line);

@@ -46,6 +46,8 @@ void check_options(const FitOptions& o) {
     require(o.lr_drop_factor > 0 && o.lr_drop_factor < 1,
             "lr_drop_factor must be in (0, 1), got " + std::to_string(o.lr_drop_factor));
     require(o.progress_every >= 1, "progress_every must be at least 1, got 0");
+    require(std::isfinite(o.min_improvement) && o.min_improvement >= 0 && o.min_improvement < 1,
+            "min_improvement must be in [0, 1), got " + std::to_string(o.min_improvement));
 }
 
 void check_finite_rows(const char* what, const Array& a) {
@@ -343,6 +345,13 @@ void plan_batches(const std::vector<std::size_t>& shuffled, const IndexArray& la
     }
 }
 
+// Whether `loss` beats `best` by more than the relative margin (FitOptions::min_improvement). The
+// first finite loss always does (best starts at +∞).
+bool improves(real loss, real best, real min_improvement) {
+    if (std::isinf(best)) return loss < best;
+    return loss < best - min_improvement * std::abs(best);
+}
+
 LrSchedule make_schedule(const FitOptions& o) {
     if (o.schedule == "exponential") return LrSchedule::exponential(o.lr, o.gamma);
     if (o.schedule == "cosine") return LrSchedule::cosine(o.lr, o.epochs);
@@ -531,7 +540,7 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
         }
         if (epoch == 1) warm_start = train_batches.allocations() + eval_batches.allocations();
         report.warm_allocations = train_batches.allocations() + eval_batches.allocations() - warm_start;
-        if (monitored < report.best_val_loss) {
+        if (improves(monitored, report.best_val_loss, options.min_improvement)) {
             report.best_val_loss = monitored;
             report.best_epoch = epoch;
             best.save();
@@ -569,12 +578,19 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
         }
     }
 
-    best.restore();
+    // A diverged run always goes back: its last parameters produced the non-finite value.
+    const bool restore = options.restore_best || report.diverged;
+    if (restore) best.restore();
     model.set_training(false);
     if (!report.diverged && !report.stopped_early)
         report.message = "trained " + epochs(report.epochs_run) + "; restored the parameters of epoch " +
                          std::to_string(report.best_epoch) + " (" + (validate ? "validation" : "training") +
                          " loss " + number(report.best_val_loss) + ")";
+    if (!restore) {
+        const std::size_t at = report.message.find("; restored the parameters of epoch");
+        report.message = report.message.substr(0, at) + "; kept the parameters of the last epoch, " +
+                         std::to_string(report.epochs_run) + " (best " + std::to_string(report.best_epoch) + ")";
+    }
     report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (out) *out << report.message << "\n";
     return report;

@@ -57,6 +57,15 @@ struct FitOptions {
     // stops. 0 = the paper's rule: stop at the first plateau.
     std::size_t lr_drops = 0;
     real lr_drop_factor = 0.1;  // in (0, 1)
+    // An epoch counts as an improvement only if its monitored loss is below best − min_improvement·|best|
+    // (relative; 0 = any decrease). 2⁻²⁴ ≈ 6e-8 mimics training in float32, where a decrease below
+    // the loss's resolution does not register (the piecewise-flows paper's code, whose decaying
+    // learning rate would otherwise let double-precision training creep on for thousands of epochs).
+    real min_improvement = 0;
+    // At the end, put back the parameters of the best epoch (true) or keep the last epoch's (false:
+    // what the early stopping of the piecewise-flows paper's code does in effect, since the "best
+    // model" it keeps is a reference to the model still being trained).
+    bool restore_best = true;
     // constant | exponential (lr·γ^epoch) | cosine (over epochs) | cosine-steps (lr·½(1 + cos(πt/T))
     // over the T steps of all epochs, set at every step: the flows-for-flows paper's schedule)
     std::string schedule = "constant";

@@ -1,6 +1,7 @@
 #include "flows/transforms/bounded_to_normal.hpp"
 
 #include <cmath>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -83,17 +84,46 @@ std::unique_ptr<BoundedToNormal> BoundedToNormal::from_config(const nlohmann::js
 TransformResult BoundedToNormal::forward(Var x, Var /*context*/) {
     check_input_width("BoundedToNormal::forward", x, dim());
     const Array& v = x.value();
-    for (std::size_t i = 0; i < v.shape()[0]; ++i)
-        for (std::size_t j = 0; j < v.shape()[1]; ++j)
-            if (!(v(i, j) > lo_(0, j) && v(i, j) < hi_(0, j)))
-                throw ValueError("BoundedToNormal: row " + std::to_string(i) + " column " + std::to_string(j) + " is " +
-                                 std::to_string(v(i, j)) + ", outside the bounds (" + std::to_string(lo_(0, j)) + ", " +
-                                 std::to_string(hi_(0, j)) + ") where the density is zero");
+    const std::size_t n = v.shape()[0];
+    // Rows outside the bounds lie where the density is zero: their log-determinant is −∞ (so is any
+    // log-density through this transform) and their z is that of the box's centre, so that the
+    // layers after this one see finite values. A piecewise flow needs this: each piece is zero
+    // outside its own cluster's box, and the mixture's density there comes from the other pieces.
+    // A value exactly on a bound is inside: the inverse puts a sample there when Φ(z) rounds to 0
+    // or 1 (|z| above about 8.2), and its u is kept off 0 and 1 below so that z stays finite.
+    std::vector<std::size_t> outside;
+    for (std::size_t i = 0; i < n; ++i) {
+        bool in = true;
+        for (std::size_t j = 0; j < v.shape()[1]; ++j) {
+            if (std::isnan(v(i, j)))
+                throw ValueError("BoundedToNormal: row " + std::to_string(i) + " column " + std::to_string(j) + " is NaN");
+            in = in && v(i, j) >= lo_(0, j) && v(i, j) <= hi_(0, j);
+        }
+        if (!in) outside.push_back(i);
+    }
     Tape& t = x.tape();
-    const Var z = normal_quantile((x - t.constant(lo_)) * t.constant(inv_width_));
+    Var inside_x = x;
+    Array zero_density;  // N×1: 0, or −∞ for the rows outside
+    if (!outside.empty()) {
+        Array keep = xt::ones<real>({n, dim()}), centre = xt::zeros<real>({n, dim()});
+        zero_density = xt::zeros<real>({n, std::size_t(1)});
+        for (std::size_t i : outside) {
+            zero_density(i, 0) = -std::numeric_limits<real>::infinity();
+            for (std::size_t j = 0; j < dim(); ++j) {
+                keep(i, j) = 0;
+                centre(i, j) = 0.5 * (lo_(0, j) + hi_(0, j));
+            }
+        }
+        inside_x = x * t.constant(keep) + t.constant(centre);
+    }
+    constexpr real kEdge = 0x1p-53;  // u in [1e-300, 1 − 2⁻⁵³]: Φ⁻¹ finite (|z| ≤ 37)
+    const Var u = clamp((inside_x - t.constant(lo_)) * t.constant(inv_width_), 1e-300, 1 - kEdge);
+    const Var z = normal_quantile(u);
     // −log φ(z) = ½ z² + ½ log 2π per column.
     const real per_row = -log_width_ + static_cast<real>(dim()) * kHalfLog2Pi;
-    return {z, add_scalar(mul_scalar(sum(square(z), 1), 0.5), per_row)};
+    Var log_det = add_scalar(mul_scalar(sum(square(z), 1), 0.5), per_row);
+    if (!outside.empty()) log_det = log_det + t.constant(zero_density);
+    return {z, log_det};
 }
 
 TransformResult BoundedToNormal::inverse(Var z, Var /*context*/) {

@@ -5,6 +5,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <algorithm>
+#include <limits>
 #include <numbers>
 #include <sstream>
 
@@ -212,6 +214,77 @@ BOOST_AUTO_TEST_CASE(lr_drops_continue_from_the_best_epoch_at_a_lower_rate) {
     for (real f : {0.0, 1.0, -0.5}) {
         bad.lr_drop_factor = f;
         BOOST_TEST(message_of([&] { fit(*plain, x, bad); }).find("lr_drop_factor must be in (0, 1)") != std::string::npos);
+    }
+}
+
+// restore_best = false keeps the parameters of the last epoch run: bit for bit those of a run of
+// exactly that many epochs that never stops early, and not those of the best epoch.
+BOOST_AUTO_TEST_CASE(keeping_the_last_epoch_instead_of_the_best) {
+    const Array x = gaussian_data(30, Array{{0.0, 0.0}}, Array{{1.0, 1.0}}, 13);
+    FitOptions o = overfitting_options();
+    o.restore_best = false;
+    DistributionPtr last = overfitting_mixture(14);
+    const FitReport r = fit(*last, x, o);
+    BOOST_TEST_REQUIRE(r.stopped_early);
+    BOOST_TEST(r.epochs_run == r.best_epoch + 25);
+    BOOST_TEST(r.message.find("kept the parameters of the last epoch, " + std::to_string(r.epochs_run)) !=
+                   std::string::npos,
+               r.message);
+
+    FitOptions no_stop = o;
+    no_stop.epochs = r.epochs_run;
+    no_stop.patience = r.epochs_run + 1;
+    DistributionPtr same = overfitting_mixture(14);
+    fit(*same, x, no_stop);
+    DistributionPtr best = overfitting_mixture(14);
+    fit(*best, x, overfitting_options());
+    const std::vector<Array> a = values_of(*last), b = values_of(*same), c = values_of(*best);
+    bool differs_from_best = false;
+    for (std::size_t k = 0; k < a.size(); ++k) {
+        BOOST_TEST((a[k] == b[k]));
+        differs_from_best = differs_from_best || !(a[k] == c[k]);
+    }
+    BOOST_TEST(differs_from_best);
+}
+
+// min_improvement: an epoch is a new best only if it beats the best by that relative margin. With
+// a learning rate that decays towards zero the loss keeps creeping down; the margin stops the run
+// where the creeping no longer counts, and the best epoch follows the rule, read off the history.
+BOOST_AUTO_TEST_CASE(a_minimum_improvement_ends_a_creeping_run) {
+    const Array x = gaussian_data(200, Array{{1.0, -2.0}}, Array{{2.0, 0.5}}, 21);
+    FitOptions o = quiet_options();
+    o.batch = 200;
+    o.epochs = 3000;
+    o.lr = 0.05;
+    o.schedule = "exponential";
+    o.gamma = 0.97;
+    o.patience = 50;
+    DistributionPtr creeping = learnable_gaussian(2);
+    const FitReport r0 = fit(*creeping, x, o);
+    o.min_improvement = 1e-6;
+    DistributionPtr margin = learnable_gaussian(2);
+    const FitReport r = fit(*margin, x, o);
+    BOOST_TEST_REQUIRE(r.stopped_early);
+    BOOST_TEST(r.epochs_run < r0.epochs_run);
+    // Replay the rule on the validation losses.
+    real best = std::numeric_limits<real>::infinity();
+    std::size_t best_epoch = 0;
+    for (std::size_t e = 0; e < r.val_loss.size(); ++e)
+        if (std::isinf(best) || r.val_loss[e] < best - 1e-6 * std::abs(best)) {
+            best = r.val_loss[e];
+            best_epoch = e + 1;
+        }
+    BOOST_TEST(r.best_epoch == best_epoch);
+    BOOST_TEST(r.best_val_loss == best);
+    BOOST_TEST(r.epochs_run == r.best_epoch + 50);
+    // Some later epoch was lower, by less than the margin: without it, that epoch would have counted.
+    BOOST_TEST(*std::min_element(r.val_loss.begin(), r.val_loss.end()) < r.best_val_loss);
+
+    for (real m : {-1e-3, 1.0, static_cast<real>(NAN)}) {
+        FitOptions bad = o;
+        bad.min_improvement = m;
+        BOOST_TEST(message_of([&] { fit(*margin, x, bad); }).find("min_improvement must be in [0, 1)") !=
+                   std::string::npos);
     }
 }
 

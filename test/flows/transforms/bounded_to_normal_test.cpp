@@ -4,13 +4,16 @@
 // autodiff suites):
 //   - Φ and Φ⁻¹ at known values and Φ(Φ⁻¹(p)) = p to 1e−14 (relative) from p = 1e−300 to 1 − 1e−12;
 //   - from_data widens the range by one gap of n − 3 on each side, n the Kish effective size;
-//   - the tails: values a hair inside the bounds give finite z and log-determinants, values on or
-//     outside the bounds, and bad bounds or data, a ValueError;
+//   - the tails: values a hair inside or exactly on the bounds give finite z and log-determinants
+//     (a sample lands on a bound when Φ(z) rounds to 0 or 1); rows outside the bounds a
+//     log-determinant of −∞ (zero density) and the centre's z, leaving the other rows of the
+//     batch as they are alone; NaN, bad bounds or data, a ValueError;
 //   - a standard normal pulled back through it is the uniform density on its box, 1/area at
 //     every point.
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <limits>
 
 #include "flowtape.hpp"
 
@@ -70,7 +73,7 @@ BOOST_AUTO_TEST_CASE(from_data_widens_the_range_by_one_gap_of_the_effective_samp
     BOOST_TEST(back->hi() == t->hi());
 }
 
-BOOST_AUTO_TEST_CASE(the_tails_are_finite_inside_the_bounds_and_an_error_outside) {
+BOOST_AUTO_TEST_CASE(the_tails_are_finite_inside_the_bounds_and_the_density_zero_outside) {
     const Array lo = {{-1.0}}, hi = {{3.0}};
     BoundedToNormal t(lo, hi);
     Tape tape;
@@ -89,8 +92,32 @@ BOOST_AUTO_TEST_CASE(the_tails_are_finite_inside_the_bounds_and_an_error_outside
     const Array back = t.inverse(tape.constant(far)).out.value();
     BOOST_TEST(back(0, 0) >= -1.0);
     BOOST_TEST(back(1, 0) <= 3.0);
-    for (const real bad : {-1.0, 3.0, -2.0, 7.0, std::nan("")})
-        BOOST_CHECK_THROW(t.forward(tape.constant(Array{{bad}})), ValueError);
+    // Rows outside the bounds: zero density, z of the centre; the inside row is as alone.
+    const Array mixed = {{-1.5}, {0.5}, {3.5}, {-2.0}, {7.0}};
+    const Var xm = tape.variable(mixed);
+    const TransformResult m = t.forward(xm);
+    const Array alone = t.forward(tape.constant(Array{{0.5}})).logdet.value();
+    for (std::size_t i : {0u, 2u, 3u, 4u}) {
+        BOOST_TEST(m.logdet.value()(i, 0) == -std::numeric_limits<real>::infinity());
+        BOOST_TEST(m.out.value()(i, 0) == 0.0, boost::test_tools::tolerance(1e-15));
+    }
+    BOOST_TEST(m.logdet.value()(1, 0) == alone(0, 0));
+    // Exactly on a bound (where the inverse puts a latent value beyond ±8.2): inside, finite, z at
+    // the edge of what double precision can tell from the bound.
+    const TransformResult edge = t.forward(tape.constant(Array{{-1.0}, {3.0}}));
+    BOOST_TEST(edge.out.value()(0, 0) < -37.0);
+    BOOST_TEST(edge.out.value()(1, 0) > 8.0);
+    for (std::size_t i : {0u, 1u}) BOOST_TEST(std::isfinite(edge.logdet.value()(i, 0)));
+    const Array at_hi = t.inverse(tape.constant(Array{{9.0}})).out.value();
+    BOOST_TEST(at_hi(0, 0) == 3.0);  // Φ(9) rounds to 1
+    BOOST_TEST(std::isfinite(t.forward(tape.constant(at_hi)).logdet.value()(0, 0)));
+    // Gradients of z: the inside row's dz/dx = 1/(width · φ(z)), none through the rows outside.
+    tape.backward(sum(m.out));
+    const real z1 = m.out.value()(1, 0);
+    BOOST_TEST(tape.grad(xm)(1, 0) == 1.0 / (4.0 * std::exp(-0.5 * z1 * z1) / std::sqrt(2 * std::acos(-1.0))),
+               boost::test_tools::tolerance(1e-12));
+    for (std::size_t i : {0u, 2u, 3u, 4u}) BOOST_TEST(tape.grad(xm)(i, 0) == 0.0);
+    BOOST_CHECK_THROW(t.forward(tape.constant(Array{{std::nan("")}})), ValueError);
     BOOST_CHECK_THROW(BoundedToNormal(Array{{1.0}}, Array{{1.0}}), ValueError);
     BOOST_CHECK_THROW(BoundedToNormal(Array{{0.0, 0.0}}, Array{{1.0}}), ValueError);
 }
