@@ -113,6 +113,9 @@ ok "bench cnf wrote results.md, runs.json and both figures"
 expect_usage_error bench cnf --runs 0 --out "$tmp/c"
 expect_usage_error bench cnf --samples 5 --out "$tmp/c"
 expect_usage_error bench cnf --dynamics spline --out "$tmp/c"
+expect_usage_error bench cnf --gaussian-mean median --out "$tmp/c"
+expect_usage_error bench cnf --train-sets 01,67 --out "$tmp/c"
+expect_usage_error bench cnf --train-sets 012345 --out "$tmp/c"
 expect_usage_error bench cnf --out /proc/no/such/dir
 # `flowtape bench mixture` at a tiny size without image sets (no test needs MNIST): exit 0, the three
 # files, runs.json with the four methods and the k-means start on both sets, metrics in range, a
