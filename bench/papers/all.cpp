@@ -43,7 +43,7 @@ const std::vector<Paper> kPapers{
      {"--targets", "two-moons", "--no-table3", "--samples", "600", "--kl-samples", "500", "--epochs", "20",
       "--paper-epochs", "30", "--k-max", "4"}},
     {"cnf", "Multimodal base distributions for continuous-time normalising flows", "Josias & Brink", add_bench_cnf,
-     {"--samples", "300", "--test", "60", "--epochs", "6", "--grid", "12"}},
+     {"--samples", "300", "--test", "60", "--epochs", "6", "--grid", "12", "--images", "none"}},
     {"mixture", "Mixtures of normalizing flows", "Ciobanu (2021)", add_bench_mixture,
      {"--sets", "two-bananas,pinwheel-johnson", "--images", "none", "--epochs", "30", "--grid", "20"}},
     {"vmonf", "Variational mixture of normalizing flows", "Pires & Figueiredo", add_bench_vmonf,

