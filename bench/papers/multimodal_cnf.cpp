@@ -366,7 +366,7 @@ Summary summary_of(const std::vector<const RunResult*>& runs, F f) {
 
 std::string markdown(const CnfBenchOptions& o, const std::vector<RunResult>& all, const std::string& header,
                      double total_seconds) {
-    const std::vector<TrainingSet> kSets = training_sets(o.train_sets);
+    const std::vector<TrainingSet> sets = training_sets(o.train_sets);
     std::ostringstream md;
     md << "# Multimodal base distributions for continuous flows: the cascading-moons experiment (Figure 2), rebuilt\n\n"
        << header << "\n";
@@ -392,7 +392,7 @@ std::string markdown(const CnfBenchOptions& o, const std::vector<RunResult>& all
     md << "## Bits/dim per class (Figure 2)\n\n"
        << "−log₂ p(x) / 2 averaged over the held-out rows of each class (lower = more likely), mean ± standard "
        << "deviation over runs. *in* = a training class, *out* = out of distribution.\n\n";
-    for (const TrainingSet& s : kSets) {
+    for (const TrainingSet& s : sets) {
         const auto g = select(all, s.name, "gaussian"), m = select(all, s.name, "gmm");
         md << "### Trained on classes " << s.name << "\n\n"
            << "| class | | Gaussian base | GMM base |\n|---|---|---|---|\n";
@@ -407,7 +407,7 @@ std::string markdown(const CnfBenchOptions& o, const std::vector<RunResult>& all
        << "training classes, on the raw 2-D coordinates (lower = closer; the paper's Table 2 computes the same on "
        << "Inception features of images, FID). Mean ± standard deviation over runs.\n\n"
        << "| trained on | Gaussian base | GMM base |\n|---|---|---|\n";
-    for (const TrainingSet& s : kSets)
+    for (const TrainingSet& s : sets)
         md << "| " << s.name << " | "
            << fmt(summary_of(select(all, s.name, "gaussian"), [](const RunResult& r) { return r.frechet; }), 4) << " | "
            << fmt(summary_of(select(all, s.name, "gmm"), [](const RunResult& r) { return r.frechet; }), 4) << " |\n";
@@ -419,7 +419,7 @@ std::string markdown(const CnfBenchOptions& o, const std::vector<RunResult>& all
        << "and Dormand–Prince steps (accepted + rejected) of the forward solve. Mean ± standard deviation over runs.\n\n"
        << "| trained on | base | ms / iteration | forward NFE | backward NFE | forward steps | epochs | iterations | "
           "training s |\n|---|---|---|---|---|---|---|---|---|\n";
-    for (const TrainingSet& s : kSets)
+    for (const TrainingSet& s : sets)
         for (const std::string& b : kBases) {
             const auto runs = select(all, s.name, b);
             md << "| " << s.name << " | " << b << " | "
@@ -476,7 +476,7 @@ nlohmann::json runs_json(const std::vector<RunResult>& all) {
 
 
 // The paper's claims (its abstract and Figure 2, which prints bars, no numbers), checked on this run.
-std::vector<Claim> cnf_claims(const std::vector<RunResult>& all, const std::vector<TrainingSet>& kSets) {
+std::vector<Claim> cnf_claims(const std::vector<RunResult>& all, const std::vector<TrainingSet>& sets) {
     const auto mean_bits = [&](const std::vector<const RunResult*>& runs, const std::vector<std::int64_t>& classes) {
         double total = 0;
         for (std::int64_t k : classes) total += bits_summary(runs, static_cast<std::size_t>(k)).mean;
@@ -499,7 +499,7 @@ std::vector<Claim> cnf_claims(const std::vector<RunResult>& all, const std::vect
     Claim cost{"The GMM base costs little to no extra training time", "abstract; no timing printed", "", "",
                "results.md \"Cost per training iteration\""};
     std::size_t n_similar = 0, n_flags = 0, n_cost = 0, n_quality = 0;
-    for (const TrainingSet& s : kSets) {
+    for (const TrainingSet& s : sets) {
         const auto g = select(all, s.name, "gaussian"), m = select(all, s.name, "gmm");
         std::vector<std::int64_t> out;
         for (std::size_t k = 0; k < kClasses; ++k)
@@ -532,17 +532,17 @@ std::vector<Claim> cnf_claims(const std::vector<RunResult>& all, const std::vect
     }
     similar.ours += " (comparable: within 10%)";
     cost.ours += " (little: at most 10% more)";
-    similar.verdict = verdict_of(n_similar, kSets.size());
-    flags.verdict = verdict_of(n_flags, kSets.size());
-    cost.verdict = verdict_of(n_cost, kSets.size());
+    similar.verdict = verdict_of(n_similar, sets.size());
+    flags.verdict = verdict_of(n_flags, sets.size());
+    cost.verdict = verdict_of(n_cost, sets.size());
     quality.ours += " (cascading moons; no image CNF here yet)";
-    quality.verdict = verdict_of(n_quality, kSets.size());
+    quality.verdict = verdict_of(n_quality, sets.size());
     return {similar, flags, fails, quality, cost};
 }
 
-void write_figure2(const std::string& path, const std::vector<RunResult>& all, const std::vector<TrainingSet>& kSets) {
+void write_figure2(const std::string& path, const std::vector<RunResult>& all, const std::vector<TrainingSet>& sets) {
     std::vector<LineSeries> series;
-    for (const TrainingSet& s : kSets)
+    for (const TrainingSet& s : sets)
         for (const std::string& b : kBases) {
             const auto runs = select(all, s.name, b);
             LineSeries line{s.name + " " + (b == "gmm" ? "GMM" : "Gaussian"), {}, {}};
@@ -568,7 +568,7 @@ void run_cnf(CnfBenchOptions o) {
         o.image_test = std::min<std::size_t>(o.image_test, 80);
     }
     check_options(o);
-    const std::vector<TrainingSet> kSets = training_sets(o.train_sets);
+    const std::vector<TrainingSet> sets = training_sets(o.train_sets);
     warn_if_generic_blas(o.quiet);
     const auto start = Clock::now();
     std::ostream* log = o.quiet ? nullptr : &std::cerr;
@@ -583,8 +583,8 @@ void run_cnf(CnfBenchOptions o) {
         std::vector<Rows> test_by_class;
         for (std::size_t k = 0; k < kClasses; ++k)
             test_by_class.push_back(select_classes(test, {static_cast<std::int64_t>(k)}));
-        for (std::size_t si = 0; si < kSets.size(); ++si) {
-            const TrainingSet& s = kSets[si];
+        for (std::size_t si = 0; si < sets.size(); ++si) {
+            const TrainingSet& s = sets[si];
             Rng data_rng = Rng::stream(o.seed, 1000 + 10 * run + si);
             const Rows train = training_rows(s, o.samples, data_rng);
             const std::uint64_t seed = Rng::stream(o.seed, 100 * si + run).next_u64();
@@ -623,7 +623,7 @@ void run_cnf(CnfBenchOptions o) {
         }
     }
 
-    write_figure2(o.out + "/figure2.png", all, kSets);
+    write_figure2(o.out + "/figure2.png", all, sets);
     PanelGrid grid;
     grid.rows = panel_rows;
     grid.row_labels = row_labels;
@@ -659,7 +659,7 @@ void run_cnf(CnfBenchOptions o) {
                        {"runs", runs_json(all)},
                        {"image_runs", images.runs}};
     write_text_atomically(o.out + "/runs.json", doc.dump(2) + "\n", "bench cnf");
-    std::vector<Claim> claims = cnf_claims(all, kSets);
+    std::vector<Claim> claims = cnf_claims(all, sets);
     claims.insert(claims.end(), images.claims.begin(), images.claims.end());
     write_claims(o.out, "cnf", claims);
     std::cout << md;

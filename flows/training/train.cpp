@@ -450,6 +450,16 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
     std::size_t warm_start = 0;  // tape allocations after the first epoch
     model.set_training(true);
 
+    // How a run that did not diverge ends, for its message: back to the best epoch, or (restore_best =
+    // false) the last epoch kept. A diverged run always goes back: its last parameters produced the
+    // non-finite value.
+    const auto parameters_kept = [&](const std::string& loss_name) {
+        if (!options.restore_best)
+            return "kept the parameters of the last epoch, " + std::to_string(report.epochs_run) + " (best " +
+                   std::to_string(report.best_epoch) + ")";
+        return "restored the parameters of epoch " + std::to_string(report.best_epoch) + " (" + loss_name +
+               number(report.best_val_loss) + ")";
+    };
     const auto diverge = [&](std::size_t epoch, const std::string& what) {
         report.diverged = true;
         report.message = "epoch " + std::to_string(epoch) + ": " + what + "; " + kept(report.best_epoch);
@@ -572,25 +582,16 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
             report.stopped_early = true;
             report.message = "stopped early at epoch " + std::to_string(epoch) + ": the " +
                              (validate ? "validation" : "training") + " loss has not improved for " +
-                             epochs(patience) + "; restored the parameters of epoch " +
-                             std::to_string(report.best_epoch) + " (loss " + number(report.best_val_loss) + ")";
+                             epochs(patience) + "; " + parameters_kept("loss ");
             break;
         }
     }
 
-    // A diverged run always goes back: its last parameters produced the non-finite value.
-    const bool restore = options.restore_best || report.diverged;
-    if (restore) best.restore();
+    if (report.diverged || options.restore_best) best.restore();
     model.set_training(false);
     if (!report.diverged && !report.stopped_early)
-        report.message = "trained " + epochs(report.epochs_run) + "; restored the parameters of epoch " +
-                         std::to_string(report.best_epoch) + " (" + (validate ? "validation" : "training") +
-                         " loss " + number(report.best_val_loss) + ")";
-    if (!restore) {
-        const std::size_t at = report.message.find("; restored the parameters of epoch");
-        report.message = report.message.substr(0, at) + "; kept the parameters of the last epoch, " +
-                         std::to_string(report.epochs_run) + " (best " + std::to_string(report.best_epoch) + ")";
-    }
+        report.message = "trained " + epochs(report.epochs_run) + "; " +
+                         parameters_kept(validate ? "validation loss " : "training loss ");
     report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (out) *out << report.message << "\n";
     return report;
