@@ -1,12 +1,14 @@
 // The flowtape command: `flowtape <subcommand> [options]`. This file parses the command line, runs
 // the chosen subcommand and turns every failure into one line "flowtape: <message>" on stderr, with
-// exit status 2 for bad input or usage and 1 for anything else.
+// exit status 2 for bad input or usage and 1 for anything else. Under mpirun (more than one rank)
+// only `train` runs, data-parallel (app/train_cmd.cpp).
 #include <exception>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "app/commands.hpp"
+#include "core/communicator.hpp"
 #include "core/error.hpp"
 
 #ifndef FLOWTAPE_VERSION
@@ -18,8 +20,10 @@ namespace {
 constexpr int kBadInput = 2;
 constexpr int kFailure = 1;
 
+// Under mpirun every rank meets the same failure (fit and the readers share them, core/
+// communicator.hpp): rank 0 alone says so.
 int report(const std::string& message, int status) {
-    std::cerr << "flowtape: " << message << '\n';
+    if (flowtape::world().rank() == 0) std::cerr << "flowtape: " << message << '\n';
     return status;
 }
 
@@ -76,6 +80,8 @@ int main(int argc, char** argv) {
         return report(e.what(), kBadInput);
     }
 
+    if (flowtape::world().size() > 1 && !cli.get_subcommand("train")->parsed())
+        return report("only train runs across MPI ranks; run " + std::string(argv[1]) + " without mpirun", kBadInput);
     try {
         for (const auto& command : commands)
             if (command.parser->parsed()) command.run();

@@ -51,7 +51,9 @@
 #include "cluster/registry.hpp"
 #include "flows/model_file.hpp"
 #include "flows/mixtures/piecewise.hpp"
+#include "flows/training/data_parallel.hpp"
 #include "flows/training/train.hpp"
+#include "core/communicator.hpp"
 
 namespace flowtape::app::train {
 namespace {
@@ -186,6 +188,8 @@ nlohmann::json options_json(const TrainOptions& o) {
     }
     j["patience"] = o.patience ? nlohmann::json(*o.patience) : nlohmann::json(nullptr);
     j["weights_column"] = o.weights_column.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.weights_column);
+    if (o.deterministic_sum || world().size() > 1)
+        j["data_parallel"] = {{"ranks", world().size()}, {"deterministic_sum", o.deterministic_sum}, {"sum_blocks", o.sum_blocks}};
     if (!o.preset.empty()) j["preset"] = o.preset;
     return j;
 }
@@ -211,6 +215,8 @@ FitOptions fit_options_of(const TrainOptions& o) {
     fit_options.lr_drops = o.lr_drops;
     fit_options.lr_drop_factor = o.lr_drop_factor;
     fit_options.seed = o.seed;
+    fit_options.deterministic_sum = o.deterministic_sum;
+    fit_options.sum_blocks = o.sum_blocks;
     fit_options.quiet = o.quiet;
     fit_options.progress = o.quiet ? nullptr : &std::cerr;
     fit_options.progress_every = std::max<std::size_t>(1, o.epochs / 10);
@@ -220,14 +226,14 @@ FitOptions fit_options_of(const TrainOptions& o) {
 // Saves the model with the data's column names, the options and the summary in its "extra", then
 // prints the summary (with the flow, the file, the rows and the columns) on stdout.
 void save_and_summarise(const TrainOptions& o, Distribution& model, const Dataset& data, const nlohmann::json& options,
-                        nlohmann::json summary, const nlohmann::json& more_extra) {
+                        nlohmann::json summary, const nlohmann::json& more_extra, std::size_t rows) {
     nlohmann::json extra{{"columns", data.columns}, {"options", options}, {"report", summary}};
     if (more_extra.is_object()) extra.update(more_extra);
     save_model(model, o.out, extra);
     if (!o.quiet) std::cerr << "train: saved " << o.out << "\n";
     summary["flow"] = o.flow;
     summary["out"] = o.out;
-    summary["rows"] = data.rows();
+    summary["rows"] = rows ? rows : data.rows();
     summary["columns"] = data.columns;
     std::cout << summary.dump(2) << '\n';
 }
@@ -256,11 +262,13 @@ void run_train_piecewise(const TrainOptions& given, const Dataset& data) {
     p.fit = fit_options_of(o);
     p.threads = o.threads;
     p.seed = o.seed;
+    if (world().size() > 1) p.communicator = &world();
     if (!o.quiet) std::cerr << "train: piecewise MAF, clustering " << data.rows() << " rows with " << o.cluster << "\n";
     warn_if_generic_blas(o.quiet);
     const PiecewiseFit fitted = fit_piecewise(data.x, p, data.weights ? &*data.weights : nullptr);
     const PiecewiseReport& r = fitted.report;
     if (r.diverged) throw std::runtime_error("train: " + r.message + "; no model saved");
+    if (world().rank() != 0) return;  // rank 0 writes the model file
     nlohmann::json pieces = nlohmann::json::array();
     for (std::size_t k = 0; k < r.k; ++k)
         pieces.push_back({{"rows", r.rows[k]}, {"weight", r.weights[k]}, {"parameters", r.parameters[k]},
@@ -349,35 +357,94 @@ void run_train_cnf(const TrainOptions& o) {
     save_and_summarise(o, *model, data, options, summary);
 }
 
+// Data-parallel training (Note [data-parallel fit] in flows/training/data_parallel.hpp): under
+// mpirun every rank reads only its shard of the file's rows (count_csv_rows, then read_csv of its
+// rows), fits with the others, and rank 0 alone prints progress and writes the model file. A
+// failure on any rank (a bad row names its file:line) is thrown on every rank.
+bool runs_sharded(const TrainOptions& o) { return world().size() > 1 || o.deterministic_sum; }
+
+void check_sharded_options(const TrainOptions& o) {
+    const Communicator& comm = world();
+    const bool plain = o.flow == "maf" || o.flow == "realnvp" || o.flow == "nsf" || o.flow == "nsf-coupling";
+    if (!plain && o.flow != "pnf")
+        throw ValueError("train: --flow " + o.flow + " does not train across ranks or with --deterministic-sum yet "
+                         "(maf, realnvp, nsf, nsf-coupling and pnf do); run it without mpirun");
+    if (plain && o.preset == "margarine")
+        throw ValueError("train: --preset margarine does not train across ranks or with --deterministic-sum yet (its "
+                         "bounds come from every row)");
+    if (o.sum_blocks < comm.size())
+        throw ValueError("train: " + std::to_string(comm.size()) + " ranks need --sum-blocks of at least " +
+                         std::to_string(comm.size()) + ", got " + std::to_string(o.sum_blocks));
+}
+
+// This rank's rows of the file and where they sit among all of them.
+Dataset read_shard(const TrainOptions& o, const CsvOptions& given, RowShard& shard) {
+    Communicator& comm = world();
+    std::size_t total = 0;
+    comm.all_or_none([&] { total = count_csv_rows(o.data); });
+    shard = shard_rows(total, o.sum_blocks, comm.rank(), comm.size());
+    CsvOptions csv = given;
+    csv.first_row = shard.first;
+    csv.row_count = shard.rows;
+    Dataset data;
+    comm.all_or_none([&] { data = read_csv(o.data, csv); });
+    return data;
+}
+
 void run_train(const TrainOptions& given) {
     check_options(given);
     TrainOptions o = given;  // a preset fills in what was not given
+    const bool sharded = runs_sharded(o);
+    if (sharded) {
+        check_sharded_options(o);
+        if (world().rank() != 0) o.quiet = true;  // progress from rank 0 only
+    }
     if (o.flow == "cnf") return run_train_cnf(o);
     if (o.flow == "mixture") return run_train_mixture(o);
     if (o.flow == "vmonf") return run_train_vmonf(o);
     if (o.flow == "f4f") return run_train_f4f(o);
     CsvOptions csv;
     csv.weights_column = o.weights_column;
-    Dataset data = read_csv(o.data, csv);  // IoError when the weights column is missing
-    if (o.flow == "pnf") return run_train_piecewise(o, data);
+    if (o.flow == "pnf") {  // every rank clusters all the rows; the pieces are spread over the ranks
+        Dataset all;
+        world().all_or_none([&] { all = read_csv(o.data, csv); });
+        return run_train_piecewise(o, all);
+    }
+    RowShard shard;
+    Dataset data = sharded ? read_shard(o, csv, shard) : read_csv(o.data, csv);  // IoError when the weights column is missing
+    if (!sharded) shard = {0, data.rows(), data.rows()};
     // A conditional flow: the condition column is the context, not data.
     const bool conditional = !o.condition_column.empty();
     const Array condition = conditional ? take_column("train", data, o.condition_column, o.data) : Array();
     DistributionPtr model = build_flow(o, data, conditional ? 1 : 0);
     warn_if_generic_blas(o.quiet);
     const std::size_t parameters = model->parameters().scalar_count();
-    if (!o.quiet)
-        std::cerr << "train: " << o.flow << " flow, " << parameters << " parameters, " << data.rows() << " rows of "
-                  << data.dims() << " columns\n";
+    if (!o.quiet) {
+        std::cerr << "train: " << o.flow << " flow, " << parameters << " parameters, " << shard.total << " rows of "
+                  << data.dims() << " columns";
+        if (sharded)
+            std::cerr << ", on " << world().size() << (world().size() == 1 ? " rank" : " ranks") << " (" << world().name()
+                      << "), gradients summed " << (o.deterministic_sum ? "by block (" + std::to_string(o.sum_blocks) + " blocks)" : std::string("by rank"));
+        std::cerr << "\n";
+    }
 
-    const FitReport report = fit(*model, data.x, fit_options_of(o), data.weights ? &*data.weights : nullptr,
-                                 conditional ? &condition : nullptr);
+    FitOptions fit_options = fit_options_of(o);
+    FitData fit_data{data.x, data.weights ? &*data.weights : nullptr, conditional ? &condition : nullptr};
+    if (sharded) {
+        fit_options.communicator = &world();
+        fit_data.first_row = shard.first;
+        fit_data.total_rows = shard.total;
+    }
+    WeightedNll nll;
+    const FitReport report = fit(*model, fit_data, fit_options, nll);
     if (report.diverged) throw std::runtime_error("train: " + report.message + "; no model saved");
+    if (world().rank() != 0) return;  // rank 0 writes the model file
 
     nlohmann::json options = options_json(o);
     options["condition_column"] = conditional ? nlohmann::json(o.condition_column) : nlohmann::json(nullptr);
     save_and_summarise(o, *model, data, options, report_json(report, parameters),
-                       conditional ? nlohmann::json{{"condition_column", o.condition_column}} : nlohmann::json(nullptr));
+                       conditional ? nlohmann::json{{"condition_column", o.condition_column}} : nlohmann::json(nullptr),
+                       shard.total);
 }
 
 }  // namespace
@@ -498,6 +565,13 @@ Command add_train(CLI::App& app) {
     sub->add_option("--preset", o->preset,
                     "maf, pnf: margarine (the piecewise-flows paper's code: 6 MADEs [50, 50] tanh, random orders, columns "
                     "mapped to normals on widened bounds, full-batch steps, 20000 epochs, patience 2%; for pnf per piece)");
+    sub->add_flag("--deterministic-sum", o->deterministic_sum,
+                  "Add the gradients of fixed blocks of rows in block order: the same model for any number of MPI "
+                  "ranks (and without mpirun); costs up to --sum-blocks smaller passes per step");
+    sub->add_option("--sum-blocks", o->sum_blocks,
+                    "Summation blocks of rows: each MPI rank holds whole blocks, so at least the number of ranks")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     sub->add_flag("--quiet", o->quiet, "No progress on stderr");
     return {sub, [o, sub] {
                 o->tail_bound_given = sub->count("--tail-bound") > 0;

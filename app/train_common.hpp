@@ -89,6 +89,10 @@ struct TrainOptions {
     real clip_norm = 5;
     // maf, realnvp, nsf, nsf-coupling (a conditional flow, context = this column) and f4f
     std::string condition_column;
+    // Data-parallel training (under mpirun, or one process with --deterministic-sum): the partial
+    // gradients added by summation block, and the number of blocks (Note [data-parallel fit]).
+    bool deterministic_sum = false;
+    std::size_t sum_blocks = 12;
 };
 
 
@@ -104,8 +108,9 @@ nlohmann::json report_json(const FitReport& r, std::size_t parameters);
 // Saves the model with the data's column names, `options` and `summary` in its "extra", then
 // prints the summary (with the flow, the file, the rows and the columns) on stdout.
 // `more_extra` (an object, or null) adds fields to the extra, e.g. the PCA of --pca.
+// `rows`: the rows trained on, when not data.rows() (data-parallel training: data is one shard).
 void save_and_summarise(const TrainOptions& o, Distribution& model, const Dataset& data, const nlohmann::json& options,
-                        nlohmann::json summary, const nlohmann::json& more_extra = nullptr);
+                        nlohmann::json summary, const nlohmann::json& more_extra = nullptr, std::size_t rows = 0);
 
 // --flow mixture (app/train_mixture.cpp).
 void run_train_mixture(const TrainOptions& o);

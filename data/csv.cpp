@@ -222,8 +222,14 @@ Dataset read_csv(std::istream& in, const std::string& name, const CsvOptions& op
     std::size_t rows = 0;
     real weight_sum = 0;
     std::string_view content;
+    const bool part = options.first_row > 0 || options.row_count.has_value();
+    const std::size_t part_end =
+        options.row_count ? options.first_row + *options.row_count : static_cast<std::size_t>(-1);
+    std::size_t data_row = 0;  // in the whole file
     while (lines.next(content)) {
         const std::size_t line = lines.line_number();
+        if (data_row++ < options.first_row) continue;  // another process's rows
+        if (data_row > part_end) break;
         split_fields(content, fields);
         if (fields.size() != ncols)
             fail_at(name, line, std::min(fields.size(), ncols) + 1,
@@ -258,13 +264,15 @@ Dataset read_csv(std::istream& in, const std::string& name, const CsvOptions& op
         ++rows;
     }
     if (lines.failed()) fail_at(name, lines.line_number() + 1, 1, "read error");
-    if (rows == 0)
+    if (rows == 0 && (!part || data_row == 0))
         fail_at(name, lines.line_number() + 1, 1,
                 "no data rows after the header on line " + std::to_string(h.line));
-    if (h.has_weights && !(weight_sum > 0 && std::isfinite(weight_sum)))
+    if (h.has_weights && !std::isfinite(weight_sum))
         fail_at(name, h.line, h.weights_index + 1,
-                "the weights in column " + in_quotes(h.names[h.weights_index]) +
-                    (weight_sum == 0 ? " sum to zero" : " sum to a non-finite value"));
+                "the weights in column " + in_quotes(h.names[h.weights_index]) + " sum to a non-finite value");
+    if (h.has_weights && !part && weight_sum == 0)
+        fail_at(name, h.line, h.weights_index + 1,
+                "the weights in column " + in_quotes(h.names[h.weights_index]) + " sum to zero");
 
     Dataset d;
     for (std::size_t k = 0; k < ncols; ++k)
@@ -285,6 +293,23 @@ Dataset read_csv(const std::string& path, const CsvOptions& options) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw IoError(path + ": cannot open for reading: " + std::strerror(errno));
     return read_csv(in, path, options);
+}
+
+std::size_t count_csv_rows(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw IoError(path + ": cannot open for reading: it is a directory");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw IoError(path + ": cannot open for reading: " + std::strerror(errno));
+    LineSource lines(in);
+    std::string_view content;
+    if (!lines.next(content))
+        fail_at(path, lines.line_number() + 1, 1,
+                lines.line_number() == 0 ? "empty file: expected a header row of column names"
+                                         : "no header row: the file holds only comments and blank lines");
+    std::size_t rows = 0;
+    while (lines.next(content)) ++rows;
+    if (lines.failed()) fail_at(path, lines.line_number() + 1, 1, "read error");
+    return rows;
 }
 
 // ---- writing ----

@@ -30,10 +30,23 @@ namespace flowtape {
 // Which columns of a file are not data. An empty name means the file has no such column.
 // Weights must be finite, ≥ 0 and not all zero; labels must be integers ("3", or "3.0"), or empty
 // for a row without a label (read as kNoLabel, and written back empty).
+//
+// A part of a file (data-parallel training, where each process reads only its rows): rows
+// [first_row, first_row + row_count) of the file's data rows (numbered from 0 in file order, comments
+// and blank lines not counted) are parsed and checked; the others are passed over unread (the
+// process that holds them checks them). A part may be empty, and its weights may sum to zero; the
+// whole file must still have a data row.
 struct CsvOptions {
     std::string weights_column{};
     std::string labels_column{};
+    std::size_t first_row = 0;
+    std::optional<std::size_t> row_count{};  // none: every row from first_row on
 };
+
+// The number of data rows of a file (content lines after the header), without parsing them:
+// how data-parallel training learns how to share the rows out. IoError for a file that cannot be
+// read or has no header.
+std::size_t count_csv_rows(const std::string& path);
 
 // Reads a file. IoError for a file that cannot be opened or is malformed; ValueError when the
 // weights and labels columns are the same name.

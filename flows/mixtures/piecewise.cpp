@@ -14,6 +14,7 @@
 #include "cluster/kmeans.hpp"
 #include "cluster/registry.hpp"
 #include "cluster/silhouette.hpp"
+#include "core/communicator.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
 #include "flows/transforms/standardize.hpp"
@@ -143,12 +144,60 @@ struct Piece {
 void train_piece(Piece& p, std::size_t k, const PiecewiseOptions& o) {
     try {
         FitOptions f = o.fit;
+        f.communicator = nullptr;  // a piece trains on one rank (PiecewiseOptions::communicator spreads them)
         f.seed = Rng::stream(o.seed, 2 * k + 2).next_u64();
-        if (o.threads > 1) f.quiet = true;  // progress lines of parallel fits would interleave
+        // Progress lines of parallel fits would interleave (on threads, or on ranks: rank 0 prints them all after).
+        if (o.threads > 1 || (o.communicator && o.communicator->size() > 1)) f.quiet = true;
         p.fit = fit(*p.model, p.x, f, p.w.size() ? &p.w : nullptr);
     } catch (...) {
         p.error = std::current_exception();
     }
+}
+
+// Every rank takes rank 0's clustering (the same code on every rank should agree; this makes sure,
+// whatever the machines' arithmetic).
+void share_clustering(Communicator& comm, cluster::Clustering& c) {
+    std::vector<double> labels(c.labels.begin(), c.labels.end());
+    labels.push_back(static_cast<double>(c.k));
+    comm.broadcast(labels, 0);
+    c.k = static_cast<std::size_t>(labels.back());
+    labels.pop_back();
+    c.labels.resize(labels.size());
+    for (std::size_t i = 0; i < labels.size(); ++i) c.labels[i] = static_cast<decltype(c.labels)::value_type>(labels[i]);
+}
+
+// The trained piece from its rank to every rank: parameters and buffers, and the fit report.
+void share_piece(Communicator& comm, std::size_t owner, Piece& p) {
+    ParameterList state = p.model->parameters();
+    p.model->collect_buffers(state, "");
+    std::vector<double> values;
+    for (const NamedParameter& q : state.items())
+        values.insert(values.end(), q.parameter->value().begin(), q.parameter->value().end());
+    FitReport& r = p.fit;
+    values.insert(values.end(), {static_cast<double>(r.epochs_run), static_cast<double>(r.best_epoch), r.best_val_loss,
+                                 static_cast<double>(r.lr_drops), r.stopped_early ? 1.0 : 0.0, r.diverged ? 1.0 : 0.0,
+                                 r.seconds, static_cast<double>(r.train_loss.size()), static_cast<double>(r.val_loss.size())});
+    values.insert(values.end(), r.train_loss.begin(), r.train_loss.end());
+    values.insert(values.end(), r.val_loss.begin(), r.val_loss.end());
+    comm.broadcast(values, owner);
+    comm.broadcast(r.message, owner);
+    std::size_t at = 0;
+    for (const NamedParameter& q : state.items()) {
+        std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(at), q.parameter->size(), q.parameter->value().begin());
+        at += q.parameter->size();
+    }
+    const auto next = [&] { return values[at++]; };
+    r.epochs_run = static_cast<std::size_t>(next());
+    r.best_epoch = static_cast<std::size_t>(next());
+    r.best_val_loss = next();
+    r.lr_drops = static_cast<std::size_t>(next());
+    r.stopped_early = next() != 0;
+    r.diverged = next() != 0;
+    r.seconds = next();
+    const auto n_train = static_cast<std::size_t>(next()), n_val = static_cast<std::size_t>(next());
+    r.train_loss.assign(values.begin() + static_cast<std::ptrdiff_t>(at), values.begin() + static_cast<std::ptrdiff_t>(at + n_train));
+    at += n_train;
+    r.val_loss.assign(values.begin() + static_cast<std::ptrdiff_t>(at), values.begin() + static_cast<std::ptrdiff_t>(at + n_val));
 }
 
 }  // namespace
@@ -160,6 +209,7 @@ PiecewiseFit fit_piecewise(const Array& x, const PiecewiseOptions& o, const Arra
     const auto cluster_start = Clock::now();
     cluster::Clustering c = cluster_rows(x, o, report);
     c = merge_small_clusters(x, std::move(c), o.min_cluster_size, report.clustering_note);
+    if (o.communicator) share_clustering(*o.communicator, c);
     report.cluster_seconds = seconds_since(cluster_start);
 
     // Split the rows (and weights) by cluster; a cluster without weight carries no probability mass.
@@ -210,15 +260,39 @@ PiecewiseFit fit_piecewise(const Array& x, const PiecewiseOptions& o, const Arra
     // Train: a pool of threads takes the pieces in order; each piece is independent.
     const auto train_start = Clock::now();
     std::mutex print;
-    parallel_for(pieces.size(), o.threads, [&](std::size_t k) {
+    // Across ranks: piece k is rank (k mod R)'s.
+    const std::size_t ranks = o.communicator ? o.communicator->size() : 1;
+    const std::size_t rank = o.communicator ? o.communicator->rank() : 0;
+    std::vector<std::size_t> mine;
+    for (std::size_t k = rank; k < pieces.size(); k += ranks) mine.push_back(k);
+    parallel_for(mine.size(), o.threads, [&](std::size_t i) {
+        const std::size_t k = mine[i];
         train_piece(pieces[k], k, o);
-        if (progress && !pieces[k].error) {
+        if (progress && !pieces[k].error && ranks == 1) {
             std::lock_guard<std::mutex> lock(print);
             *progress << "fit_piecewise: piece " << k + 1 << "/" << pieces.size() << ": " << pieces[k].x.shape()[0]
                       << " rows, " << pieces[k].fit.message << "\n";
         }
     });
     report.train_seconds = seconds_since(train_start);
+    if (o.communicator) {
+        RankFailure failure;
+        for (std::size_t k : mine)
+            if (pieces[k].error && failure.kind == RankFailure::Kind::none) {
+                try {
+                    std::rethrow_exception(pieces[k].error);
+                } catch (const std::exception& e) {
+                    failure = RankFailure::of(e);
+                }
+            }
+        o.communicator->agree_or_throw(failure);
+        for (std::size_t k = 0; k < pieces.size(); ++k) {
+            share_piece(*o.communicator, k % ranks, pieces[k]);
+            if (progress)
+                *progress << "fit_piecewise: piece " << k + 1 << "/" << pieces.size() << " (rank " << k % ranks
+                          << "): " << pieces[k].x.shape()[0] << " rows, " << pieces[k].fit.message << "\n";
+        }
+    }
     for (Piece& p : pieces)
         if (p.error) std::rethrow_exception(p.error);
 

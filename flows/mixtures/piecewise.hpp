@@ -12,7 +12,8 @@
 // independent losses, one per cluster, so each piece is fitted on its own cluster's rows alone with
 // its own train/validation split and early stopping (the paper's rule, flows/training/train.hpp), and the
 // pieces can train on parallel threads. Each piece's randomness comes from Rng::stream(seed, k)
-// and nothing is shared between pieces, so the parallel result is identical to the serial one.
+// and nothing is shared between pieces, so the parallel result is identical to the serial one — on
+// threads, and across MPI ranks (PiecewiseOptions::communicator).
 //
 // The clustering (cluster/registry.hpp) uses the positions only, not the weights. The number of
 // clusters is given, or chosen by the best mean silhouette over [k_min, k_max] (the paper's Figure
@@ -58,6 +59,11 @@ struct PiecewiseOptions {
     bool bounded_to_normal = false;
     FitOptions fit;                     // training of each piece; its seed is replaced per piece
     std::size_t threads = 1;            // pieces trained at once (1 = one after another)
+    // The pieces spread over MPI ranks (null: all here). Every rank calls fit_piecewise with all the
+    // rows and the same options; the clustering is rank 0's (sent to all), piece k is trained by
+    // rank k mod R, and every rank then receives every piece's parameters and report, so the model
+    // is the serial one, bit for bit, on every rank.
+    Communicator* communicator = nullptr;
     std::uint64_t seed = 0;             // clustering, initial weights and each piece's shuffles
 };
 

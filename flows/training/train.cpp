@@ -6,6 +6,7 @@
 // dynamics) is a divergence like a non-finite loss: fit stops and keeps the best parameters.
 #include "flows/training/train.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +15,7 @@
 
 #include "autodiff/ops.hpp"
 #include "core/error.hpp"
+#include "flows/training/data_parallel.hpp"
 #include "nn/adam.hpp"
 #include "nn/clip.hpp"
 #include "nn/schedule.hpp"
@@ -69,12 +71,14 @@ void check_labels(const IndexArray& labels, Shape xs) {
                              " (labels are class numbers ≥ 0, or " + std::to_string(kNoLabel) + " for none)");
 }
 
-void check_data(Distribution& model, const FitData& data) {
+// `shard`: the data are one rank's rows, which may be none, and whose weights may sum to zero (the
+// global checks come later).
+void check_data(Distribution& model, const FitData& data, bool shard) {
     const Array& x = data.x;
     const Array* weights = data.weights;
     const Array* context = data.context;
     const Shape xs = shape_of(x);
-    require(xs[0] > 0 && xs[1] > 0, "needs non-empty data, got " + shape_string(xs));
+    require((shard || xs[0] > 0) && xs[1] > 0, "needs non-empty data, got " + shape_string(xs));
     if (xs[1] != model.dim())
         throw ShapeError("fit: data " + shape_string(xs) + " has " + std::to_string(xs[1]) + " columns but the model (" +
                          model.kind() + ") has dimension " + std::to_string(model.dim()));
@@ -91,7 +95,7 @@ void check_data(Distribution& model, const FitData& data) {
                                  std::to_string(i) + " of " + shape_string(shape_of(*weights)));
             total += (*weights)(i, 0);
         }
-        require(total > 0, "weights " + shape_string(shape_of(*weights)) + " sum to zero");
+        require(shard || total > 0, "weights " + shape_string(shape_of(*weights)) + " sum to zero");
     }
     if (data.labels) check_labels(*data.labels, xs);
     const std::size_t c = model.context_dim();
@@ -279,11 +283,16 @@ real loss_value(const Var& loss, const char* which) {
     return loss.item();
 }
 
-// The objective's validation loss over a whole set (the weighted mean of its chunks), in no-grad
-// and evaluation mode, in chunks of `chunk` rows. NaN if a chunk's value is not finite (the caller
-// reports it).
-real evaluate_loss(Distribution& model, Objective& objective, const Rows& set, std::size_t chunk, std::size_t epoch,
-                   Batches& batches) {
+// A weighted sum of losses and its weight: the mean is total / weight.
+struct LossSum {
+    real total = 0, weight = 0;
+};
+
+// The objective's validation loss over a whole set (Σ over its chunks of the chunk's weighted mean
+// times its weight), in no-grad and evaluation mode, in chunks of `chunk` rows. NaN if a chunk's
+// value is not finite (the caller reports it).
+LossSum evaluate_loss(Distribution& model, Objective& objective, const Rows& set, std::size_t chunk, std::size_t epoch,
+                      Batches& batches) {
     model.set_training(false);
     const std::size_t n = set.x.shape()[0];
     real total = 0, weight = 0;
@@ -303,7 +312,7 @@ real evaluate_loss(Distribution& model, Objective& objective, const Rows& set, s
         weight += w;
     }
     model.set_training(true);
-    return total / weight;
+    return {total, weight};
 }
 
 // One epoch's steps: the rows of step k are order[begin[k] .. begin[k + 1]). Plain: the shuffled
@@ -373,6 +382,10 @@ std::string kept(std::size_t best_epoch) {
                            : "kept the parameters of epoch " + std::to_string(best_epoch);
 }
 
+
+// ---- data-parallel steps (Note [data-parallel fit] in data_parallel.hpp) ----
+
+
 }  // namespace
 
 FitReport fit(Distribution& model, const Array& x, const FitOptions& options, const Array* weights,
@@ -385,7 +398,28 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
               const ParameterList* trainable) {
     const Clock::time_point start = Clock::now();
     check_options(options);
-    check_data(model, data);
+    // Data-parallel (Note [data-parallel fit]): a shard of the rows on each rank, or one process
+    // summing by block.
+    SerialCommunicator one_process;
+    Communicator& comm = options.communicator ? *options.communicator : one_process;
+    const bool sharded = comm.size() > 1 || options.deterministic_sum;
+    const Array& x = data.x;
+    const std::size_t n = x.shape()[0];                               // the rows held here
+    const std::size_t n_total = data.total_rows ? data.total_rows : n;  // the rows of all ranks
+    if (!sharded) {
+        require(data.first_row == 0 && n_total == n,
+                "data hold rows [" + std::to_string(data.first_row) + ", " + std::to_string(data.first_row + n) +
+                    ") of " + std::to_string(n_total) + ", but there is no communicator to reach the others");
+        check_data(model, data, false);
+    } else {
+        comm.all_or_none([&] {
+            check_data(model, data, true);
+            require_rows_independent(model, "fit");
+            require(!options.batches_by_label, "batches by label are not supported across ranks or with deterministic sums");
+            require(n_total > 0, "needs non-empty data, got 0 rows on every rank");
+        });
+        check_shards(comm, options.deterministic_sum, options.sum_blocks, {data.first_row, n, n_total});
+    }
     if (options.batches_by_label) {
         if (!data.labels) throw ValueError("fit: batches by label need labels, got none");
         for (std::size_t i = 0; i < data.x.shape()[0]; ++i)
@@ -393,8 +427,6 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
                 throw ValueError("fit: batches by label need a label on every row; row " + std::to_string(i) +
                                  " has none");
     }
-    const Array& x = data.x;
-    const std::size_t n = x.shape()[0];
 
     Rows all;
     all.x = x;
@@ -402,23 +434,35 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
     all.c = data.context ? *data.context : Array(xt::zeros<real>({n, std::size_t(0)}));
     all.y = data.labels ? *data.labels : IndexArray(xt::zeros<std::int64_t>({n, std::size_t(0)}));
 
-    // The split and the shuffles come from two streams of the seed.
+    // The split and the shuffles come from two streams of the seed, over the row numbers of all
+    // ranks (every rank draws the same).
     Rng split_rng = Rng::stream(options.seed, 0);
     Rng shuffle_rng = Rng::stream(options.seed, 1);
     std::vector<std::size_t> train_index, val_index;
-    split_rows(n, options.val_fraction, split_rng, train_index, val_index, shape_of(x));
+    split_rows(n_total, options.val_fraction, split_rng, train_index, val_index, {n_total, x.shape()[1]});
     const bool validate = !val_index.empty();
     Rows val_set;
-    gather_set(all, val_index, 0, val_index.size(), val_set);
+    real val_weight = 0, train_weight = 0;
+    const auto held = [&](std::size_t i) { return i >= data.first_row && i < data.first_row + n; };
+    if (!sharded) {
+        gather_set(all, val_index, 0, val_index.size(), val_set);
+        val_weight = total_weight(val_set.w);
+        for (std::size_t i : train_index) train_weight += all.w(i, 0);
+    } else {
+        for (std::size_t i : val_index)
+            if (held(i)) val_weight += all.w(i - data.first_row, 0);
+        for (std::size_t i : train_index)
+            if (held(i)) train_weight += all.w(i - data.first_row, 0);
+        val_weight = comm.sum_in_rank_order(val_weight);
+        train_weight = comm.sum_in_rank_order(train_weight);
+    }
+    const Shape data_shape{n_total, x.shape()[1]};
     if (validate)
-        require(total_weight(val_set.w) > 0, "the " + std::to_string(val_index.size()) +
-                                                 " validation rows have zero total weight (data " +
-                                                 shape_string(shape_of(x)) + ")");
-    real train_weight = 0;
-    for (std::size_t i : train_index) train_weight += all.w(i, 0);
+        require(val_weight > 0, "the " + std::to_string(val_index.size()) + " validation rows have zero total weight (data " +
+                                    shape_string(data_shape) + ")");
     require(train_weight > 0,
             "the " + std::to_string(train_index.size()) + " training rows have zero total weight (data " +
-                shape_string(shape_of(x)) + ")");
+                shape_string(data_shape) + ")");
 
     const std::size_t n_train = train_index.size();
     const std::size_t batch = std::min(options.batch, n_train);
@@ -430,6 +474,24 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
     const ParameterList params = parameters_to_train(model, trainable);
     const FreezeOthers freeze(model, params);
     params.zero_grad();
+    std::optional<ShardedSteps> shards;
+    std::vector<Rows> val_groups;  // the validation rows this rank holds, per group
+    if (sharded) {
+        shards.emplace(comm, options.deterministic_sum, options.sum_blocks, RowShard{data.first_row, n, n_total}, params);
+        shards->set_validation(val_index);
+        for (std::size_t g = 0; g < shards->groups(); ++g) {
+            const std::vector<std::size_t>& rows = shards->validation_rows(g);
+            val_groups.emplace_back();
+            gather_set(all, rows, 0, rows.size(), val_groups.back());
+        }
+        // Every rank starts from rank 0's parameters (built from the same seed, they should agree
+        // anyway; this makes sure).
+        const FlatGradients flat(params);
+        std::vector<double> values;
+        flat.append_values_to(values);
+        comm.broadcast(values, 0);
+        flat.assign_values_from(values);
+    }
     const LrSchedule schedule = make_schedule(options);
     AdamOptions adam_options;
     adam_options.lr = schedule.at(0);
@@ -445,7 +507,7 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
 
     FitReport report;
     report.best_val_loss = std::numeric_limits<real>::infinity();
-    std::ostream* out = options.quiet ? nullptr : options.progress;
+    std::ostream* out = options.quiet || comm.rank() != 0 ? nullptr : options.progress;
     Batches train_batches, eval_batches;
     std::size_t warm_start = 0;  // tape allocations after the first epoch
     model.set_training(true);
@@ -466,6 +528,77 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
     };
 
     BatchPlan plan;
+    // One step on the batch order[begin, end) of this process alone: its loss in `value`, its weight in
+    // `w` (0: rows of weight zero, no step), the gradient in the parameters. False when it diverged.
+    const auto local_step = [&](std::size_t epoch, std::size_t begin, std::size_t end, real& value, real& w) {
+        const bool full = end - begin == batch;
+        Rows& part = train_batches.rows(full);
+        gather_set(all, plan.order, begin, end, part);
+        w = total_weight(part.w);
+        if (w == 0) return true;  // nothing to learn from rows of weight zero
+        Tape& t = train_batches.tape(full);
+        try {
+            const Var loss = objective.loss(model, on_tape(t, part, w, epoch));
+            value = loss_value(loss, "loss");
+            if (!std::isfinite(value)) {
+                t.reset();
+                diverge(epoch, "the training loss became " + number(value));
+                return false;
+            }
+            t.backward(loss);
+        } catch (const SolverError& e) {  // an ODE solve gave up (continuous flows)
+            t.reset();
+            params.zero_grad();
+            diverge(epoch, std::string("the solver failed (") + e.what() + ")");
+            return false;
+        } catch (const NonFiniteError& e) {  // non-finite dynamics inside a solve
+            t.reset();
+            params.zero_grad();
+            diverge(epoch, std::string("a value became non-finite (") + e.what() + ")");
+            return false;
+        }
+        t.reset();
+        return true;
+    };
+    // The same for step `step` of the epoch across the ranks (or the blocks): every rank's partial
+    // loss and gradient on the rows it holds, added up (ShardedSteps::step).
+    const auto sharded_step = [&](std::size_t epoch, std::size_t step, real& value, real& w) {
+        w = shards->step_weight(step);
+        if (w == 0) return true;
+        const auto pass = [&](const std::vector<std::size_t>& rows) {
+            Rows& part = train_batches.full_rows;
+            gather_set(all, rows, 0, rows.size(), part);
+            Tape& t = train_batches.full_tape;
+            try {
+                const Var loss = objective.loss(model, on_tape(t, part, w, epoch));
+                const real v = loss_value(loss, "loss");
+                if (std::isfinite(v)) t.backward(loss);  // a non-finite loss ends the step on every rank
+                t.reset();
+                return v;
+            } catch (...) {
+                t.reset();
+                throw;
+            }
+        };
+        try {
+            value = shards->step(step, pass);
+        } catch (const SolverError& e) {
+            params.zero_grad();
+            diverge(epoch, std::string("the solver failed (") + e.what() + ")");
+            return false;
+        } catch (const NonFiniteError& e) {
+            params.zero_grad();
+            diverge(epoch, std::string("a value became non-finite (") + e.what() + ")");
+            return false;
+        }
+        if (!std::isfinite(value)) {
+            params.zero_grad();
+            diverge(epoch, "the training loss became " + number(value));
+            return false;
+        }
+        return true;
+    };
+
     plan_batches(train_index, all.y, options.batches_by_label, batch, plan);
     // Per-step cosine: the number of steps per epoch is fixed by the split.
     const bool per_step = options.schedule == "cosine-steps";
@@ -478,37 +611,13 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
         shuffle_rng.shuffle(train_index);
         plan_batches(train_index, all.y, options.batches_by_label, batch, plan);
         real epoch_total = 0, epoch_weight = 0;
+        if (shards) shards->plan_epoch(plan.order, plan.begin, all.w);
         for (std::size_t step = 0; step < plan.steps(); ++step) {
-            const std::size_t begin = plan.begin[step], end = plan.begin[step + 1];
-            const bool full = end - begin == batch;
             if (per_step) adam.set_lr(step_schedule.at(global_step++) * lr_scale);
-            Rows& part = train_batches.rows(full);
-            gather_set(all, plan.order, begin, end, part);
-            const real w = total_weight(part.w);
-            if (w == 0) continue;  // nothing to learn from rows of weight zero
-            Tape& t = train_batches.tape(full);
-            real value = 0;
-            try {
-                const Var loss = objective.loss(model, on_tape(t, part, w, epoch));
-                value = loss_value(loss, "loss");
-                if (!std::isfinite(value)) {
-                    t.reset();
-                    diverge(epoch, "the training loss became " + number(value));
-                    break;
-                }
-                t.backward(loss);
-            } catch (const SolverError& e) {  // an ODE solve gave up (continuous flows)
-                t.reset();
-                params.zero_grad();
-                diverge(epoch, std::string("the solver failed (") + e.what() + ")");
-                break;
-            } catch (const NonFiniteError& e) {  // non-finite dynamics inside a solve
-                t.reset();
-                params.zero_grad();
-                diverge(epoch, std::string("a value became non-finite (") + e.what() + ")");
-                break;
-            }
-            t.reset();
+            real value = 0, w = 0;  // the batch's loss and weight; w = 0: nothing to learn from
+            const bool ok = shards ? sharded_step(epoch, step, value, w) : local_step(epoch, plan.begin[step], plan.begin[step + 1], value, w);
+            if (!ok) break;  // diverged
+            if (w == 0) continue;
             try {
                 if (options.clip_norm > 0) clip_grad_norm(params, options.clip_norm);
                 adam.step();
@@ -534,7 +643,20 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
                 diverge(epoch, std::string("the validation pass failed (") + e.what() + ")");
             };
             try {
-                monitored = evaluate_loss(model, objective, val_set, eval_chunk, epoch, eval_batches);
+                const auto evaluate = [&](const Rows& set) {
+                    return evaluate_loss(model, objective, set, eval_chunk, epoch, eval_batches);
+                };
+                LossSum v;
+                if (!shards) {
+                    v = evaluate(val_set);
+                } else {
+                    const auto sums = shards->validate([&](std::size_t g) {
+                        const LossSum part = evaluate(val_groups[g]);
+                        return std::pair<real, real>{part.total, part.weight};
+                    });
+                    v = {sums.first, sums.second};
+                }
+                monitored = v.total / v.weight;
             } catch (const SolverError& e) {
                 failed(e);
                 break;

@@ -27,6 +27,11 @@
 // step-size underflow; NonFiniteError from the dynamics): the message then carries the solver's,
 // with the time and state where it happened. The model is left in evaluation mode.
 //
+// Across processes (FitOptions::communicator with more than one rank, or deterministic_sum), every
+// rank holds a shard of the rows and every step adds up the ranks' gradients before Adam: see Note
+// [data-parallel fit] in flows/training/data_parallel.hpp. A failure on one rank (a bad value in its
+// shard, a failed solve) is thrown, or reported as a divergence, on every rank.
+//
 // One tape is reused for every full batch (and one for the last, smaller batch of an epoch), reset
 // after each step, so that a warm step allocates nothing on the tape (FitReport::warm_allocations
 // counts what it did allocate).
@@ -38,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "core/communicator.hpp"
 #include "flows/distribution.hpp"
 #include "flows/training/objectives.hpp"
 
@@ -83,6 +89,14 @@ struct FitOptions {
     bool quiet = false;
     std::ostream* progress = &std::cerr;  // where progress lines go (null: nowhere)
     std::size_t progress_every = 10;    // a progress line every this many epochs (≥ 1)
+    // Data-parallel training (Note [data-parallel fit] in flows/training/data_parallel.hpp): the
+    // processes that share the rows (null: this one alone; every rank calls fit with its shard,
+    // FitData::first_row and total_rows, and the same options), whether the partial gradients are
+    // added by summation block (the same bits for any number of ranks, one process included) or by
+    // rank, and the number of summation blocks G (at least the number of ranks).
+    Communicator* communicator = nullptr;
+    bool deterministic_sum = false;
+    std::size_t sum_blocks = 12;
 };
 
 struct FitReport {
@@ -109,6 +123,10 @@ struct FitData {
     const Array* weights = nullptr;
     const Array* context = nullptr;
     const IndexArray* labels = nullptr;
+    // Data-parallel training: the arrays hold rows [first_row, first_row + N) of total_rows (0: the
+    // arrays hold every row). See FitOptions::communicator.
+    std::size_t first_row = 0;
+    std::size_t total_rows = 0;
 };
 
 // Trains `model` on `data` by minimising `objective`. `trainable`: the parameters to train (each one

@@ -327,3 +327,63 @@ BOOST_AUTO_TEST_CASE(atomic_write_leaves_no_temporary_and_never_clobbers) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// ---- parts of a file (data-parallel training: each rank reads its rows) ----
+
+BOOST_AUTO_TEST_SUITE(csv_parts)
+
+BOOST_AUTO_TEST_CASE(a_part_holds_exactly_its_rows_and_the_parts_make_the_file) {
+    TempDir dir;
+    const std::string path = dir.file("rows.csv");
+    write_text(path, "# comment\nx,w\n0,1\n1,1\n\n# more\n2,2\n3,0\n4,1\n");
+    BOOST_CHECK_EQUAL(count_csv_rows(path), 5u);
+    CsvOptions o;
+    o.weights_column = "w";
+    const Dataset whole = read_csv(path, o);
+    std::vector<real> joined;
+    for (const auto& [first, count] : std::vector<std::pair<std::size_t, std::size_t>>{{0, 2}, {2, 0}, {2, 3}}) {
+        o.first_row = first;
+        o.row_count = count;
+        const Dataset part = read_csv(path, o);
+        BOOST_REQUIRE_EQUAL(part.rows(), count);
+        for (std::size_t i = 0; i < count; ++i) {
+            BOOST_CHECK_EQUAL(part.x(i, 0), whole.x(first + i, 0));
+            BOOST_CHECK_EQUAL((*part.weights)(i, 0), (*whole.weights)(first + i, 0));
+            joined.push_back(part.x(i, 0));
+        }
+    }
+    BOOST_CHECK_EQUAL(joined.size(), whole.rows());
+    // A part whose weights sum to zero is not an error (the whole file's are checked by fit).
+    o.first_row = 3;
+    o.row_count = 1;
+    BOOST_CHECK_EQUAL((*read_csv(path, o).weights)(0, 0), 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_row_is_reported_by_the_part_that_holds_it_with_its_line) {
+    TempDir dir;
+    CsvOptions o;
+    o.first_row = 0;
+    o.row_count = 2;
+    BOOST_CHECK_EQUAL(read_error(dir, "x\n1\n2\nz\n", o), "");  // row 2 is another part's
+    o.first_row = 2;
+    o.row_count = 1;
+    BOOST_CHECK(starts_with(read_error(dir, "x\n1\n2\nz\n", o), dir.file("data.csv") + ":4:1: "));
+    // A file with no data rows is an error for every part, an empty part of a full file is not.
+    BOOST_CHECK(contains(read_error(dir, "x\n", o), "no data rows"));
+    o.first_row = 10;
+    BOOST_CHECK_EQUAL(read_error(dir, "x\n1\n", o), "");
+}
+
+BOOST_AUTO_TEST_CASE(counting_rows_needs_a_header) {
+    TempDir dir;
+    const std::string path = dir.file("empty.csv");
+    write_text(path, "");
+    BOOST_CHECK_THROW(count_csv_rows(path), IoError);
+    write_text(path, "# only a comment\n");
+    BOOST_CHECK_THROW(count_csv_rows(path), IoError);
+    BOOST_CHECK_THROW(count_csv_rows(dir.file("missing.csv")), IoError);
+    write_text(path, "x,y\n");
+    BOOST_CHECK_EQUAL(count_csv_rows(path), 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

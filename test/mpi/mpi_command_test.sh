@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# `mpirun -n R flowtape train` as a user runs it (the MPI suite, when flowtape is built with MPI):
+# with --deterministic-sum the same model from 1 (no mpirun), 2 and 3 ranks (compared through
+# logprob's shortest round-trip numbers, which are equal only when the parameters are); by rank,
+# a model within rounding; pieces of --flow pnf spread over ranks give the serial model; rank 0
+# alone prints and writes; a bad row in rank 1's rows stops every rank with exit 2 and one line
+# naming rank 1 and the file:line; kinds and commands that do not run across ranks say so.
+#
+# Usage: mpi_command_test.sh PATH_TO_FLOWTAPE
+set -euo pipefail
+
+flowtape=$1
+fail() { echo "mpi-command-test: FAIL: $*" >&2; exit 1; }
+ok() { echo "ok: $*"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=none OPENBLAS_NUM_THREADS=1
+run() { mpirun -n "$@"; }
+
+"$flowtape" datasets two-moons --seed 3 > "$tmp/moons.csv"
+train=(train --data "$tmp/moons.csv" --epochs 12 --layers 2 --hidden 16,16 --batch 100 --seed 4)
+
+# Deterministic sums: the same bits from every number of ranks.
+"$flowtape" "${train[@]}" --deterministic-sum --out "$tmp/one.json" --quiet > /dev/null
+"$flowtape" logprob --model "$tmp/one.json" --data "$tmp/moons.csv" > "$tmp/one.lp"
+for ranks in 2 3; do
+  run "$ranks" "$flowtape" "${train[@]}" --deterministic-sum --out "$tmp/r$ranks.json" > "$tmp/r$ranks.out" 2> "$tmp/r$ranks.err"
+  "$flowtape" logprob --model "$tmp/r$ranks.json" --data "$tmp/moons.csv" > "$tmp/r$ranks.lp"
+  cmp -s "$tmp/one.lp" "$tmp/r$ranks.lp" || fail "--deterministic-sum on $ranks ranks gave another model than one process"
+  # Rank 0 alone prints the summary and the progress, and leaves no temporary file.
+  [[ $(grep -c '"out":' "$tmp/r$ranks.out") == 1 ]] || fail "$ranks ranks printed $(grep -c '"out":' "$tmp/r$ranks.out") summaries"
+  [[ $(grep -c '^train: saved' "$tmp/r$ranks.err") == 1 ]] || fail "$ranks ranks: not one 'train: saved' line"
+  grep -q "on $ranks ranks (MPI), gradients summed by block" "$tmp/r$ranks.err" || fail "$ranks ranks: no data-parallel progress line"
+  ls "$tmp" | grep -q '\.tmp\.' && fail "a temporary file is left in $tmp"
+  ok "--deterministic-sum: 1 and $ranks ranks give the same log-densities bit for bit"
+done
+
+# By rank: the same model up to rounding (the largest log-density difference is tiny).
+"$flowtape" "${train[@]}" --out "$tmp/plain.json" --quiet > /dev/null
+run 2 "$flowtape" "${train[@]}" --out "$tmp/plain2.json" --quiet > /dev/null
+"$flowtape" logprob --model "$tmp/plain.json" --data "$tmp/moons.csv" > "$tmp/plain.lp"
+"$flowtape" logprob --model "$tmp/plain2.json" --data "$tmp/moons.csv" > "$tmp/plain2.lp"
+worst=$(paste -d, "$tmp/plain.lp" "$tmp/plain2.lp" | awk -F, 'NR > 1 { d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d } END { printf "%.3g", m }')
+awk -v m="$worst" 'BEGIN { exit !(m < 1e-9) }' || fail "2 ranks by rank differ from one process by $worst"
+ok "by rank: 2 ranks within $worst of one process"
+
+# Piecewise: the pieces spread over 3 ranks, the serial model.
+pnf=(train --flow pnf --data "$tmp/moons.csv" --k 3 --epochs 10 --layers 2 --hidden 8 --seed 2 --quiet)
+"$flowtape" "${pnf[@]}" --out "$tmp/pnf1.json" > /dev/null
+run 3 "$flowtape" "${pnf[@]}" --out "$tmp/pnf3.json" > /dev/null
+"$flowtape" logprob --model "$tmp/pnf1.json" --data "$tmp/moons.csv" > "$tmp/pnf1.lp"
+"$flowtape" logprob --model "$tmp/pnf3.json" --data "$tmp/moons.csv" > "$tmp/pnf3.lp"
+cmp -s "$tmp/pnf1.lp" "$tmp/pnf3.lp" || fail "pnf pieces on 3 ranks differ from the serial model"
+ok "pnf: pieces on 3 ranks give the serial model bit for bit"
+
+# expect_failure RANKS PATTERN ARGS...: exit status 2, one 'flowtape:' line matching PATTERN, no model.
+expect_failure() {
+  local ranks=$1 pattern=$2 status=0
+  shift 2
+  run "$ranks" "$flowtape" "$@" > "$tmp/f.out" 2> "$tmp/f.err" || status=$?
+  local lines
+  lines=$(grep '^flowtape: ' "$tmp/f.err" | grep -v 'warning: OpenBLAS' || true)
+  [[ $status != 0 ]] || fail "'mpirun -n $ranks flowtape $*' succeeded"
+  [[ $(wc -l <<<"$lines") == 1 && $lines =~ $pattern ]] || fail "'mpirun -n $ranks flowtape $*': expected one line matching '$pattern', got: $lines"
+  [[ ! -e $tmp/bad.json ]] || fail "a model file was written"
+  ok "mpirun -n $ranks flowtape $1 ... -> $lines"
+}
+cp "$tmp/moons.csv" "$tmp/bad.csv"
+sed -i '900s/.*/0.5,abc/' "$tmp/bad.csv"  # a row of rank 1's half
+expect_failure 2 "^flowtape: rank 1: .*bad.csv:900:2: 'abc' in column 'x1' is not a number" \
+  train --data "$tmp/bad.csv" --out "$tmp/bad.json" --epochs 2
+expect_failure 2 "does not train across ranks" train --flow cnf --data "$tmp/moons.csv" --out "$tmp/bad.json"
+expect_failure 3 "need --sum-blocks of at least 3" train --data "$tmp/moons.csv" --out "$tmp/bad.json" --sum-blocks 2
+expect_failure 2 "only train runs across MPI ranks" sample --model "$tmp/one.json" -n 3
+echo "mpi-command-test: all passed"
