@@ -366,9 +366,14 @@ bool runs_sharded(const TrainOptions& o) { return world().size() > 1 || o.determ
 void check_sharded_options(const TrainOptions& o) {
     const Communicator& comm = world();
     const bool plain = o.flow == "maf" || o.flow == "realnvp" || o.flow == "nsf" || o.flow == "nsf-coupling";
-    if (!plain && o.flow != "pnf")
-        throw ValueError("train: --flow " + o.flow + " does not train across ranks or with --deterministic-sum yet "
-                         "(maf, realnvp, nsf, nsf-coupling and pnf do); run it without mpirun");
+    const bool spread = o.flow == "pnf" || o.flow == "mixture";  // whole pieces or runs per rank
+    if (!plain && !spread)
+        throw ValueError("train: --flow " + o.flow + " does not train across ranks yet (maf, realnvp, nsf, "
+                         "nsf-coupling, pnf and mixture do); run it without mpirun");
+    if (spread && o.deterministic_sum)
+        throw ValueError("train: --deterministic-sum is for the kinds whose rows are shared out (maf, realnvp, nsf, "
+                         "nsf-coupling); --flow " + o.flow + " gives each rank whole " +
+                         (o.flow == "pnf" ? "pieces" : "runs") + ", which is the serial model already");
     if (plain && o.preset == "margarine")
         throw ValueError("train: --preset margarine does not train across ranks or with --deterministic-sum yet (its "
                          "bounds come from every row)");

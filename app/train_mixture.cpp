@@ -24,6 +24,7 @@
 
 #include "app/cli_support.hpp"
 #include "app/train_common.hpp"
+#include "core/communicator.hpp"
 #include "cluster/metrics.hpp"
 #include "core/error.hpp"
 #include "data/csv.hpp"
@@ -107,7 +108,8 @@ void run_train_mixture(const TrainOptions& o) {
         throw ValueError("train: --weights-column is not for --flow mixture (its loss is the plain mean NLL)");
     CsvOptions csv;
     csv.labels_column = o.labels_column;
-    const Dataset data = read_csv(o.data, csv);
+    Dataset data;
+    world().all_or_none([&] { data = read_csv(o.data, csv); });  // every rank: all rows (runs are spread)
     // Every row needs its class, for K and for the metrics.
     const std::size_t classes = data.labels ? class_count(*data.labels, o.data) : 0;
     const std::size_t k = o.components > 0 ? o.components : classes;
@@ -122,8 +124,10 @@ void run_train_mixture(const TrainOptions& o) {
         std::cerr << "train: mixture of " << k << " " << m.spec.component << " flows, " << m.runs << " run(s) of "
                   << m.fit.epochs << " epochs, " << data.rows() << " rows of " << data.dims() << " columns"
                   << (pca ? " projected on " + std::to_string(o.pca) + " principal components" : std::string()) << "\n";
+    if (world().size() > 1) m.communicator = &world();  // run r on rank r mod R
     const FlowMixtureFit fitted = fit_flow_mixture(x, m);
     if (fitted.diverged) throw std::runtime_error("train: " + fitted.message + "; no model saved");
+    if (world().rank() != 0) return;  // rank 0 writes the model file
     if (!o.quiet) std::cerr << "train: " << fitted.message << "\n";
 
     nlohmann::json runs = nlohmann::json::array();

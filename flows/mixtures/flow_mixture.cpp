@@ -11,6 +11,7 @@
 #include "cluster/kmeans.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
+#include "flows/training/data_parallel.hpp"
 #include "flows/builders.hpp"
 #include "flows/distributions/gaussian.hpp"
 #include "flows/flow.hpp"
@@ -203,14 +204,20 @@ FlowMixtureFit fit_flow_mixture(const Array& x, const FlowMixtureOptions& o) {
         const real l = out.runs[r].loss;
         return std::isfinite(l) ? l : std::numeric_limits<real>::infinity();
     };
-    parallel_for(o.runs, o.run_threads, [&](std::size_t r) {
+    const std::size_t ranks = o.communicator ? o.communicator->size() : 1;
+    const std::size_t rank = o.communicator ? o.communicator->rank() : 0;
+    std::vector<std::size_t> mine;  // run r is rank (r mod R)'s
+    for (std::size_t r = rank; r < o.runs; r += ranks) mine.push_back(r);
+    parallel_for(mine.size(), o.run_threads, [&](std::size_t i) {
+        const std::size_t r = mine[i];
         FlowMixtureRun& run = out.runs[r];
         run.seed = o.seed + r;
         Rng init = Rng::stream(run.seed, 0);
         std::unique_ptr<Mixture> model = make_flow_mixture(o.spec, d, init, &scaled);
         FitOptions f = o.fit;
         f.seed = run.seed;
-        if (o.run_threads > 1) f.quiet = true;  // progress lines of parallel runs would interleave
+        f.communicator = nullptr;  // a run trains on one rank
+        if (o.run_threads > 1 || ranks > 1) f.quiet = true;  // progress lines of parallel runs would interleave
         run.fit = fit(*model, scaled, f);
         run.loss = run.fit.best_val_loss;
         const std::lock_guard<std::mutex> lock(keep);
@@ -219,6 +226,24 @@ FlowMixtureFit fit_flow_mixture(const Array& x, const FlowMixtureOptions& o) {
             out.best = r;
         }
     });
+    if (o.communicator) {
+        // Every run's report from its rank; then the best by (loss, run), the same on every rank,
+        // whose model its rank holds (the best of its own runs) and sends.
+        for (std::size_t r = 0; r < o.runs; ++r) {
+            out.runs[r].seed = o.seed + r;
+            broadcast_report(*o.communicator, r % ranks, out.runs[r].fit);
+            out.runs[r].loss = out.runs[r].fit.best_val_loss;
+        }
+        std::size_t b = 0;
+        for (std::size_t r = 1; r < o.runs; ++r)
+            if (loss_of(r) < loss_of(b)) b = r;
+        if (b % ranks != rank) {
+            Rng init = Rng::stream(out.runs[b].seed, 0);
+            best = make_flow_mixture(o.spec, d, init, &scaled);  // the architecture; the values come next
+        }
+        broadcast_state(*o.communicator, b % ranks, *best);
+        out.best = b;
+    }
     out.diverged = out.runs[out.best].fit.diverged;
 
     out.labels = best->predict(scaled);

@@ -63,6 +63,10 @@ struct FlowMixtureOptions {
     FitOptions fit = paper_fit_options(2000, 4000);
     std::size_t runs = 10;         // from seeds seed, seed + 1, …; the best by training loss kept
     std::size_t run_threads = 1;   // runs trained at once (the result does not depend on it)
+    // The runs spread over MPI ranks (null: all here): every rank calls with all the rows and the
+    // same options, run r trains on rank r mod R, every run's report and then the best run's model
+    // reach every rank; the result is the serial one, bit for bit.
+    Communicator* communicator = nullptr;
     std::uint64_t seed = 0;
     std::vector<std::string> columns;  // the data's column names, for errors (empty: by index)
 

@@ -17,6 +17,7 @@
 #include "core/communicator.hpp"
 #include "core/error.hpp"
 #include "core/parallel.hpp"
+#include "flows/training/data_parallel.hpp"
 #include "flows/transforms/standardize.hpp"
 #include "flows/transforms/bounded_to_normal.hpp"
 
@@ -166,40 +167,6 @@ void share_clustering(Communicator& comm, cluster::Clustering& c) {
     for (std::size_t i = 0; i < labels.size(); ++i) c.labels[i] = static_cast<decltype(c.labels)::value_type>(labels[i]);
 }
 
-// The trained piece from its rank to every rank: parameters and buffers, and the fit report.
-void share_piece(Communicator& comm, std::size_t owner, Piece& p) {
-    ParameterList state = p.model->parameters();
-    p.model->collect_buffers(state, "");
-    std::vector<double> values;
-    for (const NamedParameter& q : state.items())
-        values.insert(values.end(), q.parameter->value().begin(), q.parameter->value().end());
-    FitReport& r = p.fit;
-    values.insert(values.end(), {static_cast<double>(r.epochs_run), static_cast<double>(r.best_epoch), r.best_val_loss,
-                                 static_cast<double>(r.lr_drops), r.stopped_early ? 1.0 : 0.0, r.diverged ? 1.0 : 0.0,
-                                 r.seconds, static_cast<double>(r.train_loss.size()), static_cast<double>(r.val_loss.size())});
-    values.insert(values.end(), r.train_loss.begin(), r.train_loss.end());
-    values.insert(values.end(), r.val_loss.begin(), r.val_loss.end());
-    comm.broadcast(values, owner);
-    comm.broadcast(r.message, owner);
-    std::size_t at = 0;
-    for (const NamedParameter& q : state.items()) {
-        std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(at), q.parameter->size(), q.parameter->value().begin());
-        at += q.parameter->size();
-    }
-    const auto next = [&] { return values[at++]; };
-    r.epochs_run = static_cast<std::size_t>(next());
-    r.best_epoch = static_cast<std::size_t>(next());
-    r.best_val_loss = next();
-    r.lr_drops = static_cast<std::size_t>(next());
-    r.stopped_early = next() != 0;
-    r.diverged = next() != 0;
-    r.seconds = next();
-    const auto n_train = static_cast<std::size_t>(next()), n_val = static_cast<std::size_t>(next());
-    r.train_loss.assign(values.begin() + static_cast<std::ptrdiff_t>(at), values.begin() + static_cast<std::ptrdiff_t>(at + n_train));
-    at += n_train;
-    r.val_loss.assign(values.begin() + static_cast<std::ptrdiff_t>(at), values.begin() + static_cast<std::ptrdiff_t>(at + n_val));
-}
-
 }  // namespace
 
 PiecewiseFit fit_piecewise(const Array& x, const PiecewiseOptions& o, const Array* weights) {
@@ -287,7 +254,8 @@ PiecewiseFit fit_piecewise(const Array& x, const PiecewiseOptions& o, const Arra
             }
         o.communicator->agree_or_throw(failure);
         for (std::size_t k = 0; k < pieces.size(); ++k) {
-            share_piece(*o.communicator, k % ranks, pieces[k]);
+            broadcast_state(*o.communicator, k % ranks, *pieces[k].model);
+            broadcast_report(*o.communicator, k % ranks, pieces[k].fit);
             if (progress)
                 *progress << "fit_piecewise: piece " << k + 1 << "/" << pieces.size() << " (rank " << k % ranks
                           << "): " << pieces[k].x.shape()[0] << " rows, " << pieces[k].fit.message << "\n";

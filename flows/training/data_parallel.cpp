@@ -241,6 +241,48 @@ std::pair<real, real> ShardedSteps::validate(const Evaluate& evaluate) {
     return {total_[0], total_[1]};
 }
 
+void broadcast_state(Communicator& comm, std::size_t owner, Distribution& model) {
+    ParameterList state = model.parameters();
+    model.collect_buffers(state, "");
+    const FlatGradients flat(state);
+    std::vector<double> values;
+    flat.append_values_to(values);
+    comm.broadcast(values, owner);
+    if (values.size() != flat.size())
+        throw ValueError("broadcast_state: rank " + std::to_string(owner) + " sent " + std::to_string(values.size()) +
+                         " values for a model of " + std::to_string(flat.size()));
+    flat.assign_values_from(values);
+}
+
+void broadcast_report(Communicator& comm, std::size_t owner, FitReport& r) {
+    std::vector<double> v{static_cast<double>(r.epochs_run), static_cast<double>(r.best_epoch), r.best_val_loss,
+                          static_cast<double>(r.lr_drops), r.stopped_early ? 1.0 : 0.0, r.diverged ? 1.0 : 0.0,
+                          r.seconds, static_cast<double>(r.warm_allocations), static_cast<double>(r.train_loss.size()),
+                          static_cast<double>(r.val_loss.size())};
+    v.insert(v.end(), r.train_loss.begin(), r.train_loss.end());
+    v.insert(v.end(), r.val_loss.begin(), r.val_loss.end());
+    comm.broadcast(v, owner);
+    comm.broadcast(r.message, owner);
+    std::size_t at = 0;
+    const auto next = [&] { return v[at++]; };
+    r.epochs_run = static_cast<std::size_t>(next());
+    r.best_epoch = static_cast<std::size_t>(next());
+    r.best_val_loss = next();
+    r.lr_drops = static_cast<std::size_t>(next());
+    r.stopped_early = next() != 0;
+    r.diverged = next() != 0;
+    r.seconds = next();
+    r.warm_allocations = static_cast<std::size_t>(next());
+    const auto n_train = static_cast<std::size_t>(next()), n_val = static_cast<std::size_t>(next());
+    const auto from = [&](std::size_t n) {
+        std::vector<real> out(v.begin() + static_cast<std::ptrdiff_t>(at), v.begin() + static_cast<std::ptrdiff_t>(at + n));
+        at += n;
+        return out;
+    };
+    r.train_loss = from(n_train);
+    r.val_loss = from(n_val);
+}
+
 namespace {
 
 // Rows `index` of a (local) array.

@@ -133,6 +133,12 @@ private:
     std::vector<std::size_t> counts_;
 };
 
+// Work spread over ranks instead of rows (the pieces of a piecewise flow, the runs of a mixture of
+// flows): rank `owner`'s trained model state (parameters and buffers; every rank's model must have
+// the same architecture) and its fit report, sent to every rank. Collectives.
+void broadcast_state(Communicator& comm, std::size_t owner, Distribution& model);
+void broadcast_report(Communicator& comm, std::size_t owner, FitReport& report);
+
 // The loss of `objective` over the rows of every rank as one batch, with its gradient left in the
 // parameters' grads (every parameter of the model that is not frozen) on every rank: one step of
 // data-parallel fit before Adam. `shard` holds this rank's rows (first_row, total_rows as in fit);

@@ -2,7 +2,8 @@
 # `mpirun -n R flowtape train` as a user runs it (the MPI suite, when flowtape is built with MPI):
 # with --deterministic-sum the same model from 1 (no mpirun), 2 and 3 ranks (compared through
 # logprob's shortest round-trip numbers, which are equal only when the parameters are); by rank,
-# a model within rounding; pieces of --flow pnf spread over ranks give the serial model; rank 0
+# a model within rounding; pieces of --flow pnf and runs of --flow mixture spread over ranks give
+# the serial model; rank 0
 # alone prints and writes; a bad row in rank 1's rows stops every rank with exit 2 and one line
 # naming rank 1 and the file:line; kinds and commands that do not run across ranks say so.
 #
@@ -54,6 +55,16 @@ run 3 "$flowtape" "${pnf[@]}" --out "$tmp/pnf3.json" > /dev/null
 cmp -s "$tmp/pnf1.lp" "$tmp/pnf3.lp" || fail "pnf pieces on 3 ranks differ from the serial model"
 ok "pnf: pieces on 3 ranks give the serial model bit for bit"
 
+# Mixture: the runs spread over 2 ranks, the serial model.
+mix=(train --flow mixture --components 2 --runs 3 --epochs 20 --data "$tmp/moons.csv" --seed 5 --quiet)
+"$flowtape" "${mix[@]}" --out "$tmp/mix1.json" > /dev/null
+run 2 "$flowtape" "${mix[@]}" --out "$tmp/mix2.json" > "$tmp/mix2.out"
+"$flowtape" logprob --model "$tmp/mix1.json" --data "$tmp/moons.csv" > "$tmp/mix1.lp"
+"$flowtape" logprob --model "$tmp/mix2.json" --data "$tmp/moons.csv" > "$tmp/mix2.lp"
+cmp -s "$tmp/mix1.lp" "$tmp/mix2.lp" || fail "mixture runs on 2 ranks differ from the serial model"
+[[ $(grep -c '"out":' "$tmp/mix2.out") == 1 ]] || fail "mixture on 2 ranks: not one summary"
+ok "mixture: runs on 2 ranks give the serial model bit for bit"
+
 # expect_failure RANKS PATTERN ARGS...: exit status 2, one 'flowtape:' line matching PATTERN, no model.
 expect_failure() {
   local ranks=$1 pattern=$2 status=0
@@ -71,6 +82,8 @@ sed -i '900s/.*/0.5,abc/' "$tmp/bad.csv"  # a row of rank 1's half
 expect_failure 2 "^flowtape: rank 1: .*bad.csv:900:2: 'abc' in column 'x1' is not a number" \
   train --data "$tmp/bad.csv" --out "$tmp/bad.json" --epochs 2
 expect_failure 2 "does not train across ranks" train --flow cnf --data "$tmp/moons.csv" --out "$tmp/bad.json"
+expect_failure 2 "deterministic-sum is for the kinds whose rows are shared out" \
+  train --flow pnf --data "$tmp/moons.csv" --out "$tmp/bad.json" --deterministic-sum
 expect_failure 3 "need --sum-blocks of at least 3" train --data "$tmp/moons.csv" --out "$tmp/bad.json" --sum-blocks 2
 expect_failure 2 "only train runs across MPI ranks" sample --model "$tmp/one.json" -n 3
 echo "mpi-command-test: all passed"

@@ -13,6 +13,7 @@
 #include <iostream>
 
 #include "flows/builders.hpp"
+#include "flows/mixtures/flow_mixture.hpp"
 #include "flows/mixtures/mixture.hpp"
 #include "flows/mixtures/piecewise.hpp"
 #include "flows/mixtures/vmonf.hpp"
@@ -288,6 +289,28 @@ BOOST_AUTO_TEST_CASE(piecewise_pieces_spread_over_ranks_give_the_serial_model) {
             BOOST_CHECK_EQUAL(spread.report.fits[k].epochs_run, serial.report.fits[k].epochs_run);
             BOOST_CHECK(same_bits(spread.report.fits[k].val_loss, serial.report.fits[k].val_loss));
             BOOST_CHECK_EQUAL(spread.report.fits[k].message, serial.report.fits[k].message);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(mixture_runs_spread_over_ranks_give_the_serial_model) {
+    Communicator& comm = world();
+    const Array x = all_rows();
+    FlowMixtureOptions o;
+    o.spec.components = 2;
+    o.fit = FlowMixtureOptions::paper_fit_options(15, 64);
+    o.runs = 5;  // more runs than some rank counts, fewer than others' multiples
+    o.seed = 6;
+    const FlowMixtureFit serial = fit_flow_mixture(x, o);
+    o.communicator = &comm;
+    const FlowMixtureFit spread = fit_flow_mixture(x, o);
+    BOOST_TEST_CONTEXT("rank " << comm.rank() << " of " << comm.size()) {
+        BOOST_CHECK_EQUAL(spread.best, serial.best);
+        BOOST_CHECK(same_bits(values_of(*spread.model), values_of(*serial.model)));
+        BOOST_CHECK(spread.labels == serial.labels);
+        for (std::size_t r = 0; r < o.runs; ++r) {
+            BOOST_CHECK_EQUAL(spread.runs[r].loss, serial.runs[r].loss);
+            BOOST_CHECK(same_bits(spread.runs[r].fit.train_loss, serial.runs[r].fit.train_loss));
         }
     }
 }
