@@ -463,6 +463,9 @@ f4f=(train --flow f4f --base-left "$tmp/f4f_base_x.json" --base-right "$tmp/f4f_
      --data-left "$tmp/f4f_x.csv" --layers 2 --hidden 16,16 --epochs 2 --penalty l1 --quiet)
 "$flowtape" "${f4f[@]}" --out "$tmp/f4f.json" > "$tmp/f4f_summary.json" || fail "f4f: train failed"
 grep -q '"mean_translation"' "$tmp/f4f_summary.json" || fail "f4f: the summary has no mean translation"
+"$flowtape" train --flow f4f --base-left "$tmp/f4f_base_x.json" --data "$tmp/f4f_y.csv" --layers 1 --hidden 8 --epochs 2 \
+  --penalty l2 --penalty-anneal --penalty-weight-min 0.1 --out "$tmp/f4f_anneal.json" --quiet > /dev/null ||
+  fail "f4f: train with --penalty-anneal failed"
 "$flowtape" transport --model "$tmp/f4f.json" --data "$tmp/f4f_x.csv" > "$tmp/f4f_moved.csv" || fail "f4f: transport failed"
 [[ $(head -1 "$tmp/f4f_moved.csv") == "x0,x1,displacement" && $(rows "$tmp/f4f_moved.csv") == 600 ]] ||
   fail "f4f: transport wrote $(head -1 "$tmp/f4f_moved.csv") and $(rows "$tmp/f4f_moved.csv") rows"

@@ -139,8 +139,9 @@ void check_options(const TrainOptions& o) {
 // every column first through BoundedToNormal::from_data of the rows (and weights), full-batch
 // steps, at most 20,000 epochs with the default patience of 2% (400) and the best epoch restored.
 // Options given on the command line win. With --flow pnf every piece is such a MAF of its own
-// cluster (run_train_piecewise).
-void apply_margarine_preset(TrainOptions& o, FlowSpec& spec, const Dataset& data) {
+// cluster (run_train_piecewise). Across ranks `data` is this rank's shard of the rows: the bounds
+// and the full batch are those of every rank's rows (bounded_to_normal_across_ranks).
+void apply_margarine_preset(TrainOptions& o, FlowSpec& spec, const Dataset& data, const RowShard& shard, bool sharded) {
     if (!o.layers_given) spec.layers = o.layers = 6;  // o too: the model file records what was built
     if (!o.hidden_given) {
         o.hidden = "50,50";
@@ -148,14 +149,18 @@ void apply_margarine_preset(TrainOptions& o, FlowSpec& spec, const Dataset& data
     }
     spec.activation = Activation::tanh;
     spec.permutation = "random";
-    const auto bounds = BoundedToNormal::from_data(data.x, data.weights ? &*data.weights : nullptr);
+    const Array* weights = data.weights ? &*data.weights : nullptr;
+    const auto bounds = sharded ? bounded_to_normal_across_ranks(world(), FitData{data.x, weights, nullptr, nullptr,
+                                                                                  shard.first, shard.total}, o.sum_blocks)
+                                : BoundedToNormal::from_data(data.x, weights);
     spec.bounded_lo = bounds->lo();
     spec.bounded_hi = bounds->hi();
     if (!o.epochs_given) o.epochs = 20000;
-    if (!o.batch_given) o.batch = data.rows();
+    if (!o.batch_given) o.batch = shard.total;
 }
 
-DistributionPtr build_flow(TrainOptions& o, const Dataset& data, std::size_t context) {
+// `data`: rows `shard` of all the rows (all of them without ranks).
+DistributionPtr build_flow(TrainOptions& o, const Dataset& data, std::size_t context, const RowShard& shard, bool sharded) {
     FlowSpec spec;
     spec.dim = data.dims();
     spec.context = context;
@@ -163,7 +168,7 @@ DistributionPtr build_flow(TrainOptions& o, const Dataset& data, std::size_t con
     spec.hidden = parse_hidden(o.hidden);
     spec.bins = o.bins;
     spec.tail_bound = o.tail_bound;
-    if (o.preset == "margarine") apply_margarine_preset(o, spec, data);
+    if (o.preset == "margarine") apply_margarine_preset(o, spec, data, shard, sharded);
     Rng rng = Rng::stream(o.seed, kWeights);
     if (o.flow == "maf") return make_maf_flow(spec, rng);
     if (o.flow == "realnvp") return make_realnvp_flow(spec, rng);
@@ -221,6 +226,17 @@ FitOptions fit_options_of(const TrainOptions& o) {
     fit_options.progress = o.quiet ? nullptr : &std::cerr;
     fit_options.progress_every = std::max<std::size_t>(1, o.epochs / 10);
     return fit_options;
+}
+
+Communicator* sharded_communicator(const TrainOptions& o) {
+    return world().size() > 1 || o.deterministic_sum ? &world() : nullptr;
+}
+
+std::string sharded_summary(const TrainOptions& o) {
+    if (!sharded_communicator(o)) return "";
+    const Communicator& comm = world();
+    return ", on " + std::to_string(comm.size()) + (comm.size() == 1 ? " rank" : " ranks") + " (" + comm.name() +
+           "), gradients summed " + (o.deterministic_sum ? "by block (" + std::to_string(o.sum_blocks) + " blocks)" : "by rank");
 }
 
 // Saves the model with the data's column names, the options and the summary in its "extra", then
@@ -322,7 +338,8 @@ void run_train_cnf(const TrainOptions& o) {
     CsvOptions csv;
     csv.weights_column = o.weights_column;
     csv.labels_column = o.labels_column;
-    const Dataset data = read_csv(o.data, csv);  // IoError when a named column is missing
+    Dataset data;  // every rank reads all the rows; a failure on one stops them all
+    world().all_or_none([&] { data = read_csv(o.data, csv); });  // IoError when a named column is missing
     if (data.labels)
         for (std::size_t i = 0; i < data.rows(); ++i)
             if ((*data.labels)(i, 0) < 0)
@@ -334,16 +351,23 @@ void run_train_cnf(const TrainOptions& o) {
     const std::size_t parameters = model->parameters().scalar_count();
     if (!o.quiet)
         std::cerr << "train: cnf (" << o.dynamics << " dynamics, " << o.base << " base, " << o.trace << " trace), "
-                  << parameters << " parameters, " << data.rows() << " rows of " << data.dims() << " columns\n";
+                  << parameters << " parameters, " << data.rows() << " rows of " << data.dims() << " columns"
+                  << sharded_summary(o) << "\n";
     const Array* weights = data.weights ? &*data.weights : nullptr;
+    // Across ranks every rank holds all the rows (the base comes from their moments or classes) and
+    // trains on its shard of them (fit_replicated).
+    FitOptions fit_options = fit_options_of(o);
+    fit_options.communicator = sharded_communicator(o);
     FitReport report;
     if (flow.classes().empty()) {
-        report = fit(flow, data.x, fit_options_of(o), weights);
+        WeightedNll nll;
+        report = fit_replicated(flow, FitData{.x = data.x, .weights = weights}, fit_options, nll);
     } else {
         CnfClassNll by_class;  // each training row scored by its class's component
-        report = fit(flow, FitData{.x = data.x, .weights = weights, .labels = &*data.labels}, fit_options_of(o), by_class);
+        report = fit_replicated(flow, FitData{.x = data.x, .weights = weights, .labels = &*data.labels}, fit_options, by_class);
     }
     if (report.diverged) throw std::runtime_error("train: " + report.message + "; no model saved");
+    if (world().rank() != 0) return;  // rank 0 writes the model file
 
     nlohmann::json summary = report_json(report, parameters);
     nlohmann::json options = options_json(o);
@@ -365,18 +389,11 @@ bool runs_sharded(const TrainOptions& o) { return world().size() > 1 || o.determ
 
 void check_sharded_options(const TrainOptions& o) {
     const Communicator& comm = world();
-    const bool plain = o.flow == "maf" || o.flow == "realnvp" || o.flow == "nsf" || o.flow == "nsf-coupling";
     const bool spread = o.flow == "pnf" || o.flow == "mixture";  // whole pieces or runs per rank
-    if (!plain && !spread)
-        throw ValueError("train: --flow " + o.flow + " does not train across ranks yet (maf, realnvp, nsf, "
-                         "nsf-coupling, pnf and mixture do); run it without mpirun");
     if (spread && o.deterministic_sum)
         throw ValueError("train: --deterministic-sum is for the kinds whose rows are shared out (maf, realnvp, nsf, "
-                         "nsf-coupling); --flow " + o.flow + " gives each rank whole " +
+                         "nsf-coupling, cnf, vmonf, f4f); --flow " + o.flow + " gives each rank whole " +
                          (o.flow == "pnf" ? "pieces" : "runs") + ", which is the serial model already");
-    if (plain && o.preset == "margarine")
-        throw ValueError("train: --preset margarine does not train across ranks or with --deterministic-sum yet (its "
-                         "bounds come from every row)");
     if (o.sum_blocks < comm.size())
         throw ValueError("train: " + std::to_string(comm.size()) + " ranks need --sum-blocks of at least " +
                          std::to_string(comm.size()) + ", got " + std::to_string(o.sum_blocks));
@@ -421,16 +438,13 @@ void run_train(const TrainOptions& given) {
     // A conditional flow: the condition column is the context, not data.
     const bool conditional = !o.condition_column.empty();
     const Array condition = conditional ? take_column("train", data, o.condition_column, o.data) : Array();
-    DistributionPtr model = build_flow(o, data, conditional ? 1 : 0);
+    DistributionPtr model = build_flow(o, data, conditional ? 1 : 0, shard, sharded);
     warn_if_generic_blas(o.quiet);
     const std::size_t parameters = model->parameters().scalar_count();
     if (!o.quiet) {
         std::cerr << "train: " << o.flow << " flow, " << parameters << " parameters, " << shard.total << " rows of "
                   << data.dims() << " columns";
-        if (sharded)
-            std::cerr << ", on " << world().size() << (world().size() == 1 ? " rank" : " ranks") << " (" << world().name()
-                      << "), gradients summed " << (o.deterministic_sum ? "by block (" + std::to_string(o.sum_blocks) + " blocks)" : std::string("by rank"));
-        std::cerr << "\n";
+        std::cerr << sharded_summary(o) << "\n";
     }
 
     FitOptions fit_options = fit_options_of(o);

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/communicator.hpp"
 #include "data/dataset.hpp"
 #include "data/pca.hpp"
 #include "flows/distribution.hpp"
@@ -103,6 +104,12 @@ enum Stream : std::uint64_t { kWeights = 0 };
 std::vector<std::size_t> parse_hidden(const std::string& text);
 // The fit options of the command line, progress every tenth of the epochs.
 FitOptions fit_options_of(const TrainOptions& o);
+// The communicator for data-parallel training (world(): under mpirun, or for --deterministic-sum),
+// or null for plain one-process training.
+Communicator* sharded_communicator(const TrainOptions& o);
+// ", on 2 ranks (MPI), gradients summed by rank" for the progress line of data-parallel training;
+// empty otherwise.
+std::string sharded_summary(const TrainOptions& o);
 nlohmann::json options_json(const TrainOptions& o);
 nlohmann::json report_json(const FitReport& r, std::size_t parameters);
 // Saves the model with the data's column names, `options` and `summary` in its "extra", then

@@ -50,6 +50,7 @@ TopFlowSpec top_spec(const TrainOptions& o) {
 TransportFitOptions transport_options(const TrainOptions& o) {
     TransportFitOptions t;
     t.fit = fit_options_of(o);
+    t.fit.communicator = sharded_communicator(o);  // every rank holds all the rows, trains on its shard
     t.fit.epochs = o.epochs_given ? o.epochs : 50;
     t.fit.batch = o.batch_given ? o.batch : 128;
     t.fit.lr = o.lr_given ? o.lr : 1e-3;
@@ -61,7 +62,10 @@ TransportFitOptions transport_options(const TrainOptions& o) {
     t.penalty.weight = o.penalty_weight;
     t.penalty.anneal = o.penalty_anneal;
     t.penalty.weight_min = o.penalty_weight_min;
-    t.penalty.check("train");
+    // fit_transport counts the steps an annealed weight spans; check the rest here.
+    DisplacementPenalty checked = t.penalty;
+    checked.total_steps = 1;
+    checked.check("train");
     return t;
 }
 
@@ -83,8 +87,12 @@ void run_train_f4f(const TrainOptions& o) {
         throw ValueError("train: a conditional f4f model has one shared base (--base-left) and one data file");
     const TransportFitOptions options = transport_options(o);
 
-    DistributionPtr left = load_base(o.base_left, "left");
-    DistributionPtr right = o.base_right.empty() ? nullptr : load_base(o.base_right, "right");
+    // Every rank reads the bases and all the rows; a failure on one stops them all.
+    DistributionPtr left, right;
+    world().all_or_none([&] {
+        left = load_base(o.base_left, "left");
+        if (!o.base_right.empty()) right = load_base(o.base_right, "right");
+    });
     const ConditionMode mode = conditional ? condition_mode_from_name(o.condition_mode) : ConditionMode::none;
     if (mode == ConditionMode::none && left->context_dim() > 0)
         throw ValueError("train: the base in " + o.base_left + " is conditional; give --condition-column");
@@ -96,14 +104,15 @@ void run_train_f4f(const TrainOptions& o) {
                          ") and " + std::to_string(right->dim()) + " (" + o.base_right + ")");
     const std::size_t dim = left->dim();
 
-    Dataset data = read_csv(o.data);
+    Dataset data;
+    std::optional<Dataset> left_data;
+    world().all_or_none([&] {
+        data = read_csv(o.data);
+        if (!o.data_left.empty()) left_data = read_csv(o.data_left);
+    });
     const Array condition = conditional ? take_column("train", data, o.condition_column, o.data) : Array();
     check_dims(data, o.data, dim);
-    std::optional<Dataset> left_data;
-    if (!o.data_left.empty()) {
-        left_data = read_csv(o.data_left);
-        check_dims(*left_data, o.data_left, dim);
-    }
+    if (left_data) check_dims(*left_data, o.data_left, dim);
 
     Rng rng = Rng::stream(o.seed, kWeights);
     std::unique_ptr<TransportFlow> model = make_transport_flow(top_spec(o), std::move(left), std::move(right), mode, rng);
@@ -114,10 +123,11 @@ void run_train_f4f(const TrainOptions& o) {
         std::cerr << "train: f4f (" << (conditional ? condition_mode_name(mode) + " conditional" : std::string(model->has_right() ? "two bases" : "one base"))
                   << "), " << trainable << " trainable parameters, " << data.rows() << " rows"
                   << (left_data ? " and " + std::to_string(left_data->rows()) + " left rows" : std::string())
-                  << ", penalty " << options.penalty.kind << "\n";
+                  << ", penalty " << options.penalty.kind << sharded_summary(o) << "\n";
     const TransportData td{&data.x, left_data ? &left_data->x : nullptr, conditional ? &condition : nullptr};
     const FitReport report = fit_transport(*model, td, options);
     if (report.diverged) throw std::runtime_error("train: " + report.message + "; no model saved");
+    if (world().rank() != 0) return;  // rank 0 writes the model file
 
     // How far the training rows moved (the paper's Table 1 measure).
     const Array moved = conditional ? Array() : transport_right_to_left(*model, data.x);

@@ -99,6 +99,9 @@ VmonfOptions vmonf_options(const TrainOptions& o, std::size_t k) {
     v.fit.lr_drops = o.lr_drops;
     v.fit.lr_drop_factor = o.lr_drop_factor;
     if (!o.prior.empty()) v.spec.prior = parse_prior(o.prior, k);
+    v.fit.communicator = sharded_communicator(o);  // every rank holds all the rows, trains on its shard
+    v.fit.deterministic_sum = o.deterministic_sum;
+    v.fit.sum_blocks = o.sum_blocks;
     v.fit.quiet = o.quiet;
     v.fit.progress = &std::cerr;
     v.fit.progress_every = std::max<std::size_t>(1, v.fit.epochs / 10);
@@ -115,7 +118,8 @@ void run_train_vmonf(const TrainOptions& o) {
         throw ValueError("train: --weights-column is not for --flow vmonf");
     CsvOptions csv;
     csv.labels_column = o.labels_column;
-    const Dataset data = read_csv(o.data, csv);
+    Dataset data;  // every rank reads all the rows; a failure on one stops them all
+    world().all_or_none([&] { data = read_csv(o.data, csv); });
     const std::size_t k = o.components > 0 ? o.components : data.labels ? components_from_labels(*data.labels) : 0;
     if (k == 0)
         throw ValueError("train: --flow vmonf needs --components K (or a --labels-column with labels to take K from)");
@@ -132,10 +136,12 @@ void run_train_vmonf(const TrainOptions& o) {
         std::cerr << "train: vmonf of " << k << " " << v.spec.component << " flows, " << v.fit.epochs << " epochs, "
                   << data.rows() << " rows of " << data.dims() << " columns"
                   << (pca ? " projected on " + std::to_string(o.pca) + " principal components" : std::string())
-                  << (labels ? ", " + std::to_string(labelled) + " labelled (semi-supervised)" : std::string()) << "\n";
+                  << (labels ? ", " + std::to_string(labelled) + " labelled (semi-supervised)" : std::string())
+                  << sharded_summary(o) << "\n";
     const VmonfFit fitted = fit_vmonf(x, labels, v);
     if (fitted.fit.diverged || fitted.pretrain.diverged)
         throw std::runtime_error("train: " + fitted.message + "; no model saved");
+    if (world().rank() != 0) return;  // rank 0 writes the model file and speaks
     if (!o.quiet) std::cerr << "train: " << fitted.message << "\n";
     if (fitted.collapsed)
         std::cerr << "train: warning: the run collapsed (every row in one component); try another --seed, a higher "

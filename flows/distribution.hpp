@@ -37,6 +37,12 @@ public:
     virtual nlohmann::json config() const = 0;
     virtual void set_training(bool /*on*/) {}
     virtual void collect_buffers(ParameterList& /*out*/, const std::string& /*prefix*/) {}
+    // Models that draw random numbers inside a training-mode log_prob (the continuous flow's
+    // Hutchinson probes) restart those draws from stream `stream` of their own seed; the others
+    // ignore it (models made of models pass it on). Data-parallel fit calls it before each part of
+    // a step, so that a part's draws depend on the part and the step, not on which rank or how many
+    // parts came before (Note [data-parallel fit]).
+    virtual void restart_noise(std::uint64_t /*stream*/) {}
 };
 
 using DistributionPtr = std::unique_ptr<Distribution>;

@@ -35,6 +35,7 @@ public:
     std::string kind() const override { return "flow"; }
     nlohmann::json config() const override;
     void set_training(bool on) override;
+    void restart_noise(std::uint64_t stream) override { base_->restart_noise(stream); }
     void collect_parameters(ParameterList& out, const std::string& prefix) override;
     void collect_buffers(ParameterList& out, const std::string& prefix) override;
 

@@ -127,7 +127,10 @@ VmonfOptions options_for(std::size_t k, const Setting& s, std::size_t epochs, st
 
 Run score(const std::string& set, const std::string& setting, std::uint64_t seed, const Labels& truth,
           const VmonfFit& f, double seconds) {
-    Run r{set, setting, seed};
+    Run r;
+    r.set = set;
+    r.setting = setting;
+    r.seed = seed;
     const Labels pred(f.labels.begin(), f.labels.end());
     r.ari = cluster::adjusted_rand_index(truth, pred);
     r.accuracy = cluster::unsupervised_accuracy(truth, pred);

@@ -112,6 +112,8 @@ public:
     void collect_parameters(ParameterList& out, const std::string& prefix) override;
     void collect_buffers(ParameterList& out, const std::string& prefix) override;
     void set_training(bool on) override { training_ = on; }
+    // The Hutchinson probes restart from Rng::stream(seed, stream).
+    void restart_noise(std::uint64_t stream) override { noise_rng_ = Rng::stream(options_.seed, stream); }
     bool training() const { return training_; }
 
     const CnfOptions& options() const { return options_; }

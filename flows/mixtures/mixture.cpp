@@ -273,6 +273,10 @@ DistributionPtr Mixture::from_config(const nlohmann::json& config, Rng& rng) {
     return std::make_unique<Mixture>(std::move(components), std::move(w), learn);
 }
 
+void Mixture::restart_noise(std::uint64_t stream) {
+    for (auto& c : components_) c->restart_noise(stream);
+}
+
 void Mixture::set_training(bool on) {
     for (auto& c : components_) c->set_training(on);
 }

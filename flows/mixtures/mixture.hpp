@@ -78,6 +78,7 @@ public:
     nlohmann::json config() const override;
     static DistributionPtr from_config(const nlohmann::json& config, Rng& rng);
     void set_training(bool on) override;
+    void restart_noise(std::uint64_t stream) override;
     // Each component's under "components.<k>", and "logits" when the weights are learned.
     void collect_parameters(ParameterList& out, const std::string& prefix) override;
     void collect_buffers(ParameterList& out, const std::string& prefix) override;

@@ -12,6 +12,7 @@
 #include "autodiff/ops.hpp"
 #include "cluster/kmeans.hpp"
 #include "core/error.hpp"
+#include "flows/training/data_parallel.hpp"
 #include "flows/builders.hpp"
 #include "flows/flow.hpp"
 #include "flows/mixtures/flow_mixture.hpp"
@@ -358,7 +359,7 @@ VmonfFit fit_vmonf(const Array& x, const IndexArray* labels, const VmonfOptions&
         f.patience = o.pretrain_epochs;
         f.seed = o.seed;
         VmonfObjective pretrain({1, 1, 1}, true);
-        out.pretrain = fit(model, FitData{xs, nullptr, nullptr, &ys}, f, pretrain);
+        out.pretrain = fit_replicated(model, FitData{xs, nullptr, nullptr, &ys}, f, pretrain);
         if (out.pretrain.diverged) {
             out.fit = out.pretrain;
             out.message = "pretraining: " + out.pretrain.message;
@@ -368,7 +369,7 @@ VmonfFit fit_vmonf(const Array& x, const IndexArray* labels, const VmonfOptions&
     FitOptions f = o.fit;
     f.seed = o.seed;
     VmonfObjective objective(o.temperature, false);
-    if (out.message.empty()) out.fit = fit(model, FitData{x, nullptr, nullptr, labels}, f, objective);
+    if (out.message.empty()) out.fit = fit_replicated(model, FitData{x, nullptr, nullptr, labels}, f, objective);
     // The parameters kept are those of the best epoch, and q keeps the temperature they were
     // trained at: T = 1 of pretraining when no epoch improved on the start, else that epoch's.
     out.final_temperature = out.fit.best_epoch > 0 ? o.temperature.at(out.fit.best_epoch - 1)

@@ -4,7 +4,10 @@
 #include "flows/training/data_parallel.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <set>
+
+#include <xtensor/xview.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -134,11 +137,15 @@ void check_shards(Communicator& comm, bool by_block, std::size_t blocks, const R
 ShardedSteps::ShardedSteps(Communicator& comm, bool by_block, std::size_t blocks, const RowShard& shard,
                            const ParameterList& params)
     : comm_(comm), by_block_(by_block), shard_(shard), params_(params), flat_(params) {
+    const std::size_t r = comm.rank(), ranks = comm.size();
     if (by_block_) {
-        const std::size_t r = comm.rank(), ranks = comm.size();
-        for (std::size_t j = r * blocks / ranks; j <= (r + 1) * blocks / ranks; ++j)
+        parts_ = blocks;
+        first_part_ = r * blocks / ranks;
+        for (std::size_t j = first_part_; j <= (r + 1) * blocks / ranks; ++j)
             group_begin_.push_back(block_begin(shard.total, blocks, j) - shard.first);
     } else {
+        parts_ = ranks;
+        first_part_ = r;
         group_begin_ = {0, shard.rows};
     }
 }
@@ -204,7 +211,7 @@ real ShardedSteps::step(std::size_t s, const Pass& pass) {
         bool ok = false;
         if (!rows.empty() && failure.kind == RankFailure::Kind::none) {
             try {
-                value = pass(rows);
+                value = pass(rows, first_part_ + g);
                 ok = true;
             } catch (const std::exception& e) {
                 failure = RankFailure::of(e);
@@ -285,6 +292,86 @@ void broadcast_report(Communicator& comm, std::size_t owner, FitReport& r) {
 
 namespace {
 
+std::string number_of(double count) { return std::to_string(static_cast<std::size_t>(count)); }
+
+// Rows [first, first + count) of a (local) array.
+template <class A>
+A row_range(const A& a, std::size_t first, std::size_t count) {
+    return xt::view(a, xt::range(first, first + count), xt::all());
+}
+
+}  // namespace
+
+FitReport fit_replicated(Distribution& model, const FitData& all, const FitOptions& options, Objective& objective,
+                         const ParameterList* trainable) {
+    SerialCommunicator one_process;
+    Communicator& comm = options.communicator ? *options.communicator : one_process;
+    if (comm.size() == 1 && !options.deterministic_sum) return fit(model, all, options, objective, trainable);
+    if (all.first_row != 0 || (all.total_rows != 0 && all.total_rows != all.x.shape()[0]))
+        throw ValueError("fit_replicated: the data must hold every row on every rank, got rows [" +
+                         std::to_string(all.first_row) + ", " + std::to_string(all.first_row + all.x.shape()[0]) +
+                         ") of " + std::to_string(all.total_rows));
+    const std::size_t total = all.x.shape()[0];
+    std::vector<double> totals;
+    std::vector<std::size_t> counts;
+    comm.all_gather({static_cast<double>(total)}, totals, counts);
+    for (std::size_t r = 1; r < totals.size(); ++r)  // the same verdict on every rank
+        if (totals[r] != totals[0])
+            throw ValueError("fit_replicated: rank " + std::to_string(r) + " holds " + number_of(totals[r]) +
+                             " rows, rank 0 " + number_of(totals[0]) + "; every rank must hold all the rows");
+    const RowShard shard = shard_rows(total, options.sum_blocks, comm.rank(), comm.size());
+    broadcast_state(comm, 0, model);
+    const Array x = row_range(all.x, shard.first, shard.rows);
+    const std::optional<Array> w = all.weights ? std::optional<Array>(row_range(*all.weights, shard.first, shard.rows)) : std::nullopt;
+    const std::optional<Array> c = all.context ? std::optional<Array>(row_range(*all.context, shard.first, shard.rows)) : std::nullopt;
+    const std::optional<IndexArray> y =
+        all.labels ? std::optional<IndexArray>(row_range(*all.labels, shard.first, shard.rows)) : std::nullopt;
+    const FitData mine{x, w ? &*w : nullptr, c ? &*c : nullptr, y ? &*y : nullptr, shard.first, total};
+    return fit(model, mine, options, objective, trainable);
+}
+
+std::unique_ptr<BoundedToNormal> bounded_to_normal_across_ranks(Communicator& comm, const FitData& shard,
+                                                                std::size_t sum_blocks) {
+    const std::size_t n = shard.x.shape()[0], d = shard.x.shape()[1];
+    const RowShard mine{shard.first_row, n, shard.total_rows ? shard.total_rows : n};
+    check_shards(comm, true, sum_blocks, mine);
+    // Each block this rank holds: Σw, Σw², then the D minima and the D maxima.
+    const std::size_t width = 2 + 2 * d;
+    std::vector<double> partials;
+    comm.all_or_none([&] {
+        const std::size_t r = comm.rank(), ranks = comm.size();
+        for (std::size_t j = r * sum_blocks / ranks; j < (r + 1) * sum_blocks / ranks; ++j) {
+            const std::size_t begin = block_begin(mine.total, sum_blocks, j) - mine.first,
+                              end = block_begin(mine.total, sum_blocks, j + 1) - mine.first;
+            const Array x = row_range(shard.x, begin, end - begin);
+            const std::optional<Array> w =
+                shard.weights ? std::optional<Array>(row_range(*shard.weights, begin, end - begin)) : std::nullopt;
+            const RangeSums sums = RangeSums::of(x, w ? &*w : nullptr);
+            partials.insert(partials.end(), {sums.sum_w, sums.sum_w2});
+            partials.insert(partials.end(), sums.min.begin(), sums.min.end());
+            partials.insert(partials.end(), sums.max.begin(), sums.max.end());
+        }
+    });
+    std::vector<double> gathered;
+    std::vector<std::size_t> counts;
+    comm.all_gather(partials, gathered, counts);
+    RangeSums total;
+    for (std::size_t b = 0; (b + 1) * width <= gathered.size(); ++b) {  // block order
+        const double* p = gathered.data() + b * width;
+        RangeSums block;
+        block.sum_w = p[0];
+        block.sum_w2 = p[1];
+        block.min = Array::from_shape({std::size_t(1), d});
+        block.max = Array::from_shape({std::size_t(1), d});
+        std::copy_n(p + 2, d, block.min.data());
+        std::copy_n(p + 2 + d, d, block.max.data());
+        total.add(block);
+    }
+    return BoundedToNormal::from_sums(total);
+}
+
+namespace {
+
 // Rows `index` of a (local) array.
 Array take_rows(const Array& a, const std::vector<std::size_t>& index) {
     const std::size_t cols = a.shape()[1];
@@ -312,7 +399,7 @@ real sharded_loss_and_gradient(Distribution& model, const FitData& shard, Object
     steps.plan_epoch(order, {0, mine.total}, weights);
     const real total_weight = steps.step_weight(0);
     Tape tape;
-    return steps.step(0, [&](const std::vector<std::size_t>& rows) {
+    return steps.step(0, [&](const std::vector<std::size_t>& rows, std::size_t) {
         const Array x = take_rows(shard.x, rows), w = take_rows(weights, rows);
         const Array c = shard.context ? take_rows(*shard.context, rows) : Array();
         const Batch batch{tape, tape.constant(x), tape.constant(w), total_weight,

@@ -21,6 +21,14 @@
 //   4 ranks (any R ≤ G) give the same bits; one-process training with deterministic_sum uses the
 //   same blocks and gives them too. The price: up to G smaller passes per step instead of one.
 //
+// Random draws inside a loss (the continuous flow's Hutchinson probes, the conditional
+// transport's target conditions) would follow the rank's call order, which changes with the
+// number of ranks. Before each part of a step — a block (by block) or a rank's rows (by rank) —
+// fit restarts them from stream 1 + step·parts + part of their seed (Distribution::restart_noise,
+// Objective::restart_noise): by block the draws of a block do not depend on R. Batches by label
+// are planned from the labels of every rank, gathered. Models whose set-up needs every row train
+// with each rank holding all of them and fitting on its shard (fit_replicated).
+//
 // A model whose training-mode forward pass couples the rows of a batch (batch normalisation,
 // ActNorm's data-dependent start, the resampled base's running normaliser) cannot be split this
 // way: fit refuses it with a ValueError naming the layer.
@@ -36,6 +44,7 @@
 #include "core/communicator.hpp"
 #include "flows/distribution.hpp"
 #include "flows/training/objectives.hpp"
+#include "flows/transforms/bounded_to_normal.hpp"
 #include "flows/training/train.hpp"
 
 namespace flowtape {
@@ -105,11 +114,16 @@ public:
     void plan_epoch(const std::vector<std::size_t>& order, const std::vector<std::size_t>& begin, const Array& weights);
     real step_weight(std::size_t s) const { return step_weight_[s]; }
 
-    // Step s: pass(rows) must compute the loss of those local rows (a weighted sum divided by the
-    // step's global weight) and its backward pass into the parameters' grads, and return the loss.
-    // Returns the global loss and leaves the global gradient in the grads. An exception on any rank
-    // is thrown on every rank (Communicator::agree_or_throw). A collective.
-    using Pass = std::function<real(const std::vector<std::size_t>& rows)>;
+    // The parts a step is computed in over all ranks: the summation blocks (by_block) or the ranks.
+    std::size_t parts() const { return parts_; }
+
+    // Step s: pass(rows, part) must compute the loss of those local rows (a weighted sum divided by
+    // the step's global weight) and its backward pass into the parameters' grads, and return the
+    // loss; `part` (0 … parts() − 1) is the block or the rank the rows belong to, the same for the
+    // same rows whatever the number of ranks when summing by block. Returns the global loss and
+    // leaves the global gradient in the grads. An exception on any rank is thrown on every rank
+    // (Communicator::agree_or_throw). A collective.
+    using Pass = std::function<real(const std::vector<std::size_t>& rows, std::size_t part)>;
     real step(std::size_t s, const Pass& pass);
 
     // evaluate(group) gives the group's validation {Σ w·loss, Σ w}; returns the sums over all ranks.
@@ -123,6 +137,7 @@ private:
     Communicator& comm_;
     bool by_block_;
     RowShard shard_;
+    std::size_t parts_ = 1, first_part_ = 0;  // parts over all ranks; this rank's first
     const ParameterList& params_;
     FlatGradients flat_;
     std::vector<std::size_t> group_begin_;        // groups + 1 local row numbers
@@ -138,6 +153,22 @@ private:
 // the same architecture) and its fit report, sent to every rank. Collectives.
 void broadcast_state(Communicator& comm, std::size_t owner, Distribution& model);
 void broadcast_report(Communicator& comm, std::size_t owner, FitReport& report);
+
+// Data-parallel fit for the models whose set-up needs every row (the continuous flow's base from
+// the data's moments, the VMoNF's standardisation and k-means start, the transport's two sides):
+// every rank holds all the rows `all` and trains on its shard of them (shard_rows with
+// options.sum_blocks), the rest as fit with a shard read from a file, after every rank takes rank
+// 0's model state (parameters and buffers, broadcast_state). With no communicator of more than one
+// rank and no deterministic sums it is fit(all) itself. A collective.
+FitReport fit_replicated(Distribution& model, const FitData& all, const FitOptions& options, Objective& objective,
+                         const ParameterList* trainable = nullptr);
+
+// margarine's bounds (BoundedToNormal::from_data) of the rows of every rank: each summation block's
+// RangeSums, gathered and added in block order, so every rank gets the same bounds for any number
+// of ranks. `shard` holds this rank's rows (first_row, total_rows as in fit; whole blocks of
+// sum_blocks). A collective; from_data's errors on every rank.
+std::unique_ptr<BoundedToNormal> bounded_to_normal_across_ranks(Communicator& comm, const FitData& shard,
+                                                                std::size_t sum_blocks);
 
 // The loss of `objective` over the rows of every rank as one batch, with its gradient left in the
 // parameters' grads (every parameter of the model that is not frozen) on every rank: one step of

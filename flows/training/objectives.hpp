@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "flows/distribution.hpp"
@@ -34,6 +35,7 @@ struct Batch {
     Var context;
     const IndexArray* labels = nullptr;
     std::size_t epoch = 0;  // 1-based, the epoch this batch belongs to
+    std::size_t step = 0;   // 0-based, the training steps of the fit before this one (all epochs)
 };
 
 class Objective {
@@ -51,6 +53,11 @@ public:
     // Called before the first step of each epoch (1-based), `epochs` the maximum: the place for a
     // schedule of the objective's own.
     virtual void begin_epoch(std::size_t /*epoch*/, std::size_t /*epochs*/) {}
+
+    // Objectives that draw random numbers in loss (the conditional transport's target conditions)
+    // restart them from stream `stream` of their seed; data-parallel fit calls it before each part
+    // of a step, as Distribution::restart_noise.
+    virtual void restart_noise(std::uint64_t /*stream*/) {}
 
     // A few words on the objective's state for fit's progress lines ("T 0.42"); empty for none.
     virtual std::string progress() const { return {}; }

@@ -265,14 +265,15 @@ struct Batches {
 };
 
 // The rows of `b` on tape `t` as the objective sees them; `weight` is Σ w (> 0).
-Batch on_tape(Tape& t, const Rows& b, real weight, std::size_t epoch) {
+Batch on_tape(Tape& t, const Rows& b, real weight, std::size_t epoch, std::size_t step = 0) {
     return Batch{t,
                  t.constant(b.x),
                  t.constant(b.w),
                  weight,
                  b.c.shape()[1] ? t.constant(b.c) : Var(),
                  b.y.shape()[1] ? &b.y : nullptr,
-                 epoch};
+                 epoch,
+                 step};
 }
 
 // The loss's value; ShapeError unless it is 1×1.
@@ -415,24 +416,37 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
         comm.all_or_none([&] {
             check_data(model, data, true);
             require_rows_independent(model, "fit");
-            require(!options.batches_by_label, "batches by label are not supported across ranks or with deterministic sums");
             require(n_total > 0, "needs non-empty data, got 0 rows on every rank");
         });
         check_shards(comm, options.deterministic_sum, options.sum_blocks, {data.first_row, n, n_total});
     }
-    if (options.batches_by_label) {
-        if (!data.labels) throw ValueError("fit: batches by label need labels, got none");
-        for (std::size_t i = 0; i < data.x.shape()[0]; ++i)
-            if ((*data.labels)(i, 0) < 0)
-                throw ValueError("fit: batches by label need a label on every row; row " + std::to_string(i) +
-                                 " has none");
-    }
+    if (options.batches_by_label)
+        comm.all_or_none([&] {
+            if (!data.labels) throw ValueError("fit: batches by label need labels, got none");
+            for (std::size_t i = 0; i < data.x.shape()[0]; ++i)
+                if ((*data.labels)(i, 0) < 0)
+                    throw ValueError("fit: batches by label need a label on every row; row " +
+                                     std::to_string(data.first_row + i) + " has none");
+        });
 
     Rows all;
     all.x = x;
     all.w = data.weights ? *data.weights : Array(xt::ones<real>({n, std::size_t(1)}));
     all.c = data.context ? *data.context : Array(xt::zeros<real>({n, std::size_t(0)}));
     all.y = data.labels ? *data.labels : IndexArray(xt::zeros<std::int64_t>({n, std::size_t(0)}));
+
+    // Batches by label are planned from the labels of every row: across ranks, every rank's labels
+    // gathered (exact as doubles: class numbers are small).
+    IndexArray all_labels;
+    if (options.batches_by_label && sharded) {
+        std::vector<double> mine(n), gathered;
+        std::vector<std::size_t> counts;
+        for (std::size_t i = 0; i < n; ++i) mine[i] = static_cast<double>((*data.labels)(i, 0));
+        comm.all_gather(mine, gathered, counts);
+        all_labels = IndexArray::from_shape({gathered.size(), 1});
+        for (std::size_t i = 0; i < gathered.size(); ++i) all_labels(i, 0) = static_cast<std::int64_t>(gathered[i]);
+    }
+    const IndexArray& plan_labels = all_labels.size() ? all_labels : all.y;
 
     // The split and the shuffles come from two streams of the seed, over the row numbers of all
     // ranks (every rank draws the same).
@@ -530,7 +544,7 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
     BatchPlan plan;
     // One step on the batch order[begin, end) of this process alone: its loss in `value`, its weight in
     // `w` (0: rows of weight zero, no step), the gradient in the parameters. False when it diverged.
-    const auto local_step = [&](std::size_t epoch, std::size_t begin, std::size_t end, real& value, real& w) {
+    const auto local_step = [&](std::size_t epoch, std::size_t step_number, std::size_t begin, std::size_t end, real& value, real& w) {
         const bool full = end - begin == batch;
         Rows& part = train_batches.rows(full);
         gather_set(all, plan.order, begin, end, part);
@@ -538,7 +552,7 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
         if (w == 0) return true;  // nothing to learn from rows of weight zero
         Tape& t = train_batches.tape(full);
         try {
-            const Var loss = objective.loss(model, on_tape(t, part, w, epoch));
+            const Var loss = objective.loss(model, on_tape(t, part, w, epoch, step_number));
             value = loss_value(loss, "loss");
             if (!std::isfinite(value)) {
                 t.reset();
@@ -562,15 +576,19 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
     };
     // The same for step `step` of the epoch across the ranks (or the blocks): every rank's partial
     // loss and gradient on the rows it holds, added up (ShardedSteps::step).
-    const auto sharded_step = [&](std::size_t epoch, std::size_t step, real& value, real& w) {
+    const auto sharded_step = [&](std::size_t epoch, std::size_t step_number, std::size_t step, real& value, real& w) {
         w = shards->step_weight(step);
         if (w == 0) return true;
-        const auto pass = [&](const std::vector<std::size_t>& rows) {
+        const auto pass = [&](const std::vector<std::size_t>& rows, std::size_t part_number) {
+            // Random draws inside the loss (Hutchinson probes) depend on the step and the part only.
+            const std::uint64_t stream = 1 + static_cast<std::uint64_t>(step_number) * shards->parts() + part_number;
+            model.restart_noise(stream);
+            objective.restart_noise(stream);
             Rows& part = train_batches.full_rows;
             gather_set(all, rows, 0, rows.size(), part);
             Tape& t = train_batches.full_tape;
             try {
-                const Var loss = objective.loss(model, on_tape(t, part, w, epoch));
+                const Var loss = objective.loss(model, on_tape(t, part, w, epoch, step_number));
                 const real v = loss_value(loss, "loss");
                 if (std::isfinite(v)) t.backward(loss);  // a non-finite loss ends the step on every rank
                 t.reset();
@@ -599,7 +617,7 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
         return true;
     };
 
-    plan_batches(train_index, all.y, options.batches_by_label, batch, plan);
+    plan_batches(train_index, plan_labels, options.batches_by_label, batch, plan);
     // Per-step cosine: the number of steps per epoch is fixed by the split.
     const bool per_step = options.schedule == "cosine-steps";
     const LrSchedule step_schedule = LrSchedule::cosine(options.lr, std::max<std::size_t>(1, options.epochs * plan.steps()));
@@ -609,13 +627,15 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
         if (!per_step) adam.set_lr(schedule.at(epoch - 1) * lr_scale);
         objective.begin_epoch(epoch, options.epochs);
         shuffle_rng.shuffle(train_index);
-        plan_batches(train_index, all.y, options.batches_by_label, batch, plan);
+        plan_batches(train_index, plan_labels, options.batches_by_label, batch, plan);
         real epoch_total = 0, epoch_weight = 0;
         if (shards) shards->plan_epoch(plan.order, plan.begin, all.w);
         for (std::size_t step = 0; step < plan.steps(); ++step) {
-            if (per_step) adam.set_lr(step_schedule.at(global_step++) * lr_scale);
+            const std::size_t step_number = global_step++;
+            if (per_step) adam.set_lr(step_schedule.at(step_number) * lr_scale);
             real value = 0, w = 0;  // the batch's loss and weight; w = 0: nothing to learn from
-            const bool ok = shards ? sharded_step(epoch, step, value, w) : local_step(epoch, plan.begin[step], plan.begin[step + 1], value, w);
+            const bool ok = shards ? sharded_step(epoch, step_number, step, value, w)
+                                   : local_step(epoch, step_number, plan.begin[step], plan.begin[step + 1], value, w);
             if (!ok) break;  // diverged
             if (w == 0) continue;
             try {

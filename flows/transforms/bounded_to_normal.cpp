@@ -38,35 +38,63 @@ BoundedToNormal::BoundedToNormal(Array lo, Array hi) : lo_(std::move(lo)), hi_(s
     }
 }
 
-std::unique_ptr<BoundedToNormal> BoundedToNormal::from_data(const Array& x, const Array* weights) {
+RangeSums RangeSums::of(const Array& x, const Array* weights) {
     const std::size_t n = x.shape()[0], d = x.shape()[1];
-    if (n == 0 || d == 0) throw ValueError("BoundedToNormal::from_data: no data (" + shape_string(shape_of(x)) + ")");
-    real sum_w = static_cast<real>(n), sum_w2 = static_cast<real>(n);
-    if (weights) {
-        if (shape_of(*weights) != Shape{n, 1})
-            throw ShapeError("BoundedToNormal::from_data: weights " + shape_string(shape_of(*weights)) + " for rows " +
-                             shape_string(shape_of(x)));
-        sum_w = sum_w2 = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            const real w = (*weights)(i, 0);
-            if (!(w >= 0) || !std::isfinite(w))
-                throw ValueError("BoundedToNormal::from_data: weight " + std::to_string(w) + " at row " + std::to_string(i));
-            sum_w += w;
-            sum_w2 += w * w;
+    if (weights && shape_of(*weights) != Shape{n, 1})
+        throw ShapeError("BoundedToNormal::from_data: weights " + shape_string(shape_of(*weights)) + " for rows " +
+                         shape_string(shape_of(x)));
+    RangeSums s;
+    s.min = Array::from_shape({std::size_t(1), d});
+    s.max = Array::from_shape({std::size_t(1), d});
+    s.min.fill(std::numeric_limits<real>::infinity());
+    s.max.fill(-std::numeric_limits<real>::infinity());
+    for (std::size_t i = 0; i < n; ++i) {
+        const real w = weights ? (*weights)(i, 0) : 1.0;
+        if (!(w >= 0) || !std::isfinite(w))
+            throw ValueError("BoundedToNormal::from_data: weight " + std::to_string(w) + " at row " + std::to_string(i));
+        s.sum_w += w;
+        s.sum_w2 += w * w;
+        for (std::size_t j = 0; j < d; ++j) {
+            s.min(0, j) = std::min(s.min(0, j), x(i, j));
+            s.max(0, j) = std::max(s.max(0, j), x(i, j));
         }
-        if (!(sum_w > 0)) throw ValueError("BoundedToNormal::from_data: the weights sum to zero");
     }
-    const real n_eff = sum_w * sum_w / sum_w2;  // Kish's effective sample size
+    return s;
+}
+
+void RangeSums::add(const RangeSums& other) {
+    if (min.size() == 0) {
+        *this = other;
+        return;
+    }
+    if (other.min.size() != min.size())
+        throw ShapeError("RangeSums::add: sums of " + std::to_string(other.min.size()) + " columns added to " +
+                         std::to_string(min.size()));
+    for (std::size_t j = 0; j < min.size(); ++j) {
+        min(0, j) = std::min(min(0, j), other.min(0, j));
+        max(0, j) = std::max(max(0, j), other.max(0, j));
+    }
+    sum_w += other.sum_w;
+    sum_w2 += other.sum_w2;
+}
+
+std::unique_ptr<BoundedToNormal> BoundedToNormal::from_data(const Array& x, const Array* weights) {
+    if (x.shape()[0] == 0 || x.shape()[1] == 0)
+        throw ValueError("BoundedToNormal::from_data: no data (" + shape_string(shape_of(x)) + ")");
+    return from_sums(RangeSums::of(x, weights));
+}
+
+std::unique_ptr<BoundedToNormal> BoundedToNormal::from_sums(const RangeSums& s) {
+    const std::size_t d = s.min.size();
+    if (d == 0 || !(s.sum_w2 > 0))
+        throw ValueError(d == 0 ? "BoundedToNormal::from_data: no data" : "BoundedToNormal::from_data: the weights sum to zero");
+    const real n_eff = s.sum_w * s.sum_w / s.sum_w2;  // Kish's effective sample size
     if (!(n_eff > 3))
         throw ValueError("BoundedToNormal::from_data: an effective sample size of " + std::to_string(n_eff) +
                          " (need more than 3 to widen the bounds)");
     Array lo = Array::from_shape({std::size_t(1), d}), hi = Array::from_shape({std::size_t(1), d});
     for (std::size_t j = 0; j < d; ++j) {
-        real mn = x(0, j), mx = x(0, j);
-        for (std::size_t i = 1; i < n; ++i) {
-            mn = std::min(mn, x(i, j));
-            mx = std::max(mx, x(i, j));
-        }
+        const real mn = s.min(0, j), mx = s.max(0, j);
         if (!(mn < mx))
             throw ValueError("BoundedToNormal::from_data: column " + std::to_string(j) + " has one value (" +
                              std::to_string(mn) + ") in every row");

@@ -18,6 +18,19 @@
 
 namespace flowtape {
 
+// What from_data reduces rows to: per column the smallest and largest value, and Σw, Σw² (the
+// row count twice without weights). Sums of row sets combine with add, so rows held by several
+// processes are reduced part by part (data-parallel training) to the bounds of all of them.
+struct RangeSums {
+    Array min, max;  // 1×D; +∞ and −∞ for no rows
+    real sum_w = 0, sum_w2 = 0;
+
+    // Of the rows of x (N×D, N may be 0) with optional weights (N×1, finite, ≥ 0; ValueError
+    // naming the row otherwise).
+    static RangeSums of(const Array& x, const Array* weights = nullptr);
+    void add(const RangeSums& other);
+};
+
 class BoundedToNormal : public Transform {
 public:
     // lo and hi are 1×D, finite, lo < hi in every column (ValueError otherwise).
@@ -25,6 +38,8 @@ public:
     // The widened bounds of x (N×D) with optional weights (N×1, ≥ 0, positive sum). ValueError for
     // an effective sample size of 3 or less, or a column whose values are all equal.
     static std::unique_ptr<BoundedToNormal> from_data(const Array& x, const Array* weights = nullptr);
+    // The same from the sums of the rows; the same ValueErrors, and one for no rows or zero weight.
+    static std::unique_ptr<BoundedToNormal> from_sums(const RangeSums& sums);
     // {"kind": "bounded_to_normal", "lo": [...], "hi": [...]}; rng unused.
     static std::unique_ptr<BoundedToNormal> from_config(const nlohmann::json& config, Rng& rng);
 

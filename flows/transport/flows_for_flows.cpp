@@ -9,6 +9,7 @@
 
 #include "autodiff/ops.hpp"
 #include "core/error.hpp"
+#include "flows/training/data_parallel.hpp"
 
 namespace flowtape {
 
@@ -44,7 +45,7 @@ Var displacement(const Var& from, const Var& to, const std::string& kind) {
 // ---- the objective ----
 
 TransportObjective::TransportObjective(DisplacementPenalty penalty, std::uint64_t seed)
-    : penalty_(std::move(penalty)), rng_(Rng::stream(seed, 7)) {
+    : penalty_(std::move(penalty)), seed_(seed), rng_(Rng::stream(seed, 7)) {
     penalty_.check("TransportObjective");
 }
 
@@ -111,13 +112,16 @@ Var TransportObjective::penalised_loss(TransportFlow& model, const Batch& batch,
         per_row = mul_scalar(displacement(rows, moved.moved, penalty_.kind), -weight);
     else if (penalty_.kind != "none" && weight > 0)
         per_row = sub(per_row, mul_scalar(displacement(rows, moved.moved, penalty_.kind), weight));
-    const Batch regrouped{batch.tape, rows, weights, batch.total_weight, batch.context, batch.labels, batch.epoch};
+    const Batch regrouped{batch.tape, rows, weights, batch.total_weight, batch.context, batch.labels, batch.epoch, batch.step};
     return negative_weighted_mean(per_row, regrouped);
 }
 
 Var TransportObjective::loss(Distribution& model, const Batch& batch) {
-    return penalised_loss(as_transport(model), batch, penalty_.weight_at(step_++), true);
+    step_ = batch.step + 1;  // the steps taken, for progress: fit numbers them
+    return penalised_loss(as_transport(model), batch, penalty_.weight_at(batch.step), true);
 }
+
+void TransportObjective::restart_noise(std::uint64_t stream) { rng_ = Rng::stream(seed_, stream); }
 
 Var TransportObjective::validation_loss(Distribution& model, const Batch& batch) {
     return penalised_loss(as_transport(model), batch, penalty_.final_weight(), false);
@@ -192,7 +196,7 @@ FitReport fit_transport(TransportFlow& model, const TransportData& data, const T
     }
     TransportObjective objective(o.penalty, o.fit.seed);
     const FitData fit_data{x, nullptr, model.conditional() ? &context : nullptr, sides.size() ? &sides : nullptr};
-    return fit(model, fit_data, o.fit, objective);
+    return fit_replicated(model, fit_data, o.fit, objective);
 }
 
 // ---- base transfer ----

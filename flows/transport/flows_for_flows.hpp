@@ -64,6 +64,7 @@ public:
     explicit TransportObjective(DisplacementPenalty penalty, std::uint64_t seed = 0);
     Var loss(Distribution& model, const Batch& batch) override;
     Var validation_loss(Distribution& model, const Batch& batch) override;
+    void restart_noise(std::uint64_t stream) override;
     std::string progress() const override;
     std::size_t steps() const { return step_; }
 
@@ -71,6 +72,7 @@ private:
     Var penalised_loss(TransportFlow& model, const Batch& batch, real weight, bool training);
 
     DisplacementPenalty penalty_;
+    std::uint64_t seed_;
     Rng rng_;
     std::size_t step_ = 0;
 };

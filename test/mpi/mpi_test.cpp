@@ -12,6 +12,8 @@
 #include <cstring>
 #include <iostream>
 
+#include <xtensor/xview.hpp>
+
 #include "flows/builders.hpp"
 #include "flows/mixtures/flow_mixture.hpp"
 #include "flows/mixtures/mixture.hpp"
@@ -266,6 +268,105 @@ BOOST_AUTO_TEST_CASE(mixtures_and_vmonf_train_across_ranks_as_in_one_process) {
             BOOST_CHECK(same_bits(r_ranks.train_loss, r_one.train_loss));
             BOOST_CHECK_EQUAL(r_ranks.epochs_run, r_one.epochs_run);
         }
+    }
+}
+
+// A continuous flow with Hutchinson probes, every rank holding all the rows (fit_replicated): the
+// probes restart per step and block (restart_noise), so the deterministic sum gives the
+// one-process model bit for bit on every rank count; the probes are really drawn (exact traces
+// train another model).
+BOOST_AUTO_TEST_CASE(a_cnf_with_hutchinson_probes_trains_across_ranks_as_in_one_process) {
+    Communicator& comm = world();
+    const Array x = all_rows();
+    const auto cnf = [](TraceKind trace) {
+        CnfOptions c;
+        c.trace = trace;
+        c.rtol = c.atol = 1e-6;
+        c.seed = 9;
+        Rng rng(13);
+        auto dynamics = std::make_unique<MlpDynamics>(2, std::vector<std::size_t>{8}, Activation::tanh, rng);
+        return std::make_unique<ContinuousFlow>(std::move(dynamics), std::make_unique<StandardNormal>(2), c);
+    };
+    FitOptions o = twenty_steps(true);
+    o.epochs = 2;
+    WeightedNll nll;
+    auto alone = cnf(TraceKind::hutchinson), ranks = cnf(TraceKind::hutchinson), exact = cnf(TraceKind::exact);
+    const FitReport r_one = fit_replicated(*alone, FitData{x}, o, nll);
+    fit_replicated(*exact, FitData{x}, o, nll);
+    o.communicator = &comm;
+    const FitReport r_ranks = fit_replicated(*ranks, FitData{x}, o, nll);
+    BOOST_TEST_CONTEXT("rank " << comm.rank() << " of " << comm.size()) {
+        BOOST_CHECK(same_bits(values_of(*ranks), values_of(*alone)));
+        BOOST_CHECK(same_bits(r_ranks.train_loss, r_one.train_loss));
+        BOOST_CHECK_GT(max_abs_difference(values_of(*alone), values_of(*exact)), 1e-8);
+    }
+}
+
+// Batches by label (the two sides of a transport taking turns) plan from every rank's labels: the
+// one-process batches, so the deterministic sum gives the one-process model bit for bit and the
+// sum by rank the plain one-process fit up to rounding.
+BOOST_AUTO_TEST_CASE(batches_by_label_across_ranks_are_the_one_process_batches) {
+    Communicator& comm = world();
+    const Array x = all_rows();
+    IndexArray labels = IndexArray::from_shape({kRows, 1});
+    for (std::size_t i = 0; i < kRows; ++i) labels(i, 0) = i < 150 ? 0 : 1;  // uneven sides, ranks see one or both
+    FitData everything{x};
+    everything.labels = &labels;
+    for (bool deterministic : {false, true}) {
+        FitOptions o = twenty_steps(deterministic);
+        o.batches_by_label = true;
+        WeightedNll nll;
+        DistributionPtr alone = small_maf(), ranks = small_maf();
+        const FitReport r_one = fit(*alone, everything, o, nll);
+        o.communicator = &comm;
+        const FitReport r_ranks = fit_replicated(*ranks, everything, o, nll);
+        BOOST_TEST_CONTEXT("deterministic " << deterministic << ", rank " << comm.rank() << " of " << comm.size()) {
+            BOOST_CHECK_EQUAL(r_ranks.epochs_run, r_one.epochs_run);
+            BOOST_CHECK_LT(max_abs_difference(values_of(*ranks), values_of(*alone)), 1e-9);
+            if (deterministic) BOOST_CHECK(same_bits(values_of(*ranks), values_of(*alone)));
+        }
+    }
+}
+
+// margarine's bounds of weighted rows held by several ranks: the same bits as one process adding
+// the same blocks, on every rank count, and from_data's bounds up to rounding.
+BOOST_AUTO_TEST_CASE(bounds_of_weighted_rows_across_ranks_are_those_of_all_rows) {
+    Communicator& comm = world();
+    const Array x = all_rows();
+    Rng rng(21);
+    const Array w = rng.uniform_array(kRows, 1, 0.1, 2.0);
+    const RowShard s = shard_rows(kRows, kBlocks, comm.rank(), comm.size());
+    const Array mine = shard_of(x, s), my_w = shard_of(w, s);
+    const auto across = bounded_to_normal_across_ranks(comm, FitData{mine, &my_w, nullptr, nullptr, s.first, kRows}, kBlocks);
+    SerialCommunicator one;
+    const auto blocks_alone = bounded_to_normal_across_ranks(one, FitData{x, &w}, kBlocks);
+    const auto plain = BoundedToNormal::from_data(x, &w);
+    const auto flat = [](const Array& a) { return std::vector<double>(a.begin(), a.end()); };
+    BOOST_TEST_CONTEXT("rank " << comm.rank() << " of " << comm.size()) {
+        BOOST_CHECK(same_bits(flat(across->lo()), flat(blocks_alone->lo())));
+        BOOST_CHECK(same_bits(flat(across->hi()), flat(blocks_alone->hi())));
+        BOOST_CHECK_LT(max_abs_difference(flat(across->lo()), flat(plain->lo())), 1e-12);
+        BOOST_CHECK_LT(max_abs_difference(flat(across->hi()), flat(plain->hi())), 1e-12);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(replicated_rows_of_different_counts_are_refused_on_every_rank) {
+    Communicator& comm = world();
+    const Array x = all_rows();
+    const Array fewer = xt::view(x, xt::range(0, kRows - 1), xt::all());
+    DistributionPtr model = small_maf();
+    WeightedNll nll;
+    FitOptions o = twenty_steps(false);
+    o.communicator = &comm;
+    std::string message;
+    try {
+        fit_replicated(*model, FitData{comm.rank() == comm.size() - 1 ? fewer : x}, o, nll);
+    } catch (const ValueError& e) {
+        message = e.what();
+    }
+    BOOST_TEST_CONTEXT("rank " << comm.rank() << ": " << message) {
+        BOOST_CHECK(message.find("rank " + std::to_string(comm.size() - 1) + " holds " + std::to_string(kRows - 1) +
+                                 " rows, rank 0 " + std::to_string(kRows)) != std::string::npos);
     }
 }
 

@@ -246,7 +246,7 @@ BOOST_AUTO_TEST_CASE(the_objective_follows_the_schedule_and_adds_the_fronts_log_
     NoGrad no_grad(t);
     const Array w = xt::ones<real>({std::size_t(6), std::size_t(1)});
     o.begin_epoch(2, 10);
-    const Batch batch{t, t.constant(x), t.constant(w), 6};
+    const Batch batch{t, t.constant(x), t.constant(w), 6, Var()};
     const real loss = o.loss(model, batch).value()(0, 0);
     const Array elbo = v.elbo(t.constant(z), 2.0).value();
     real expected = 0;

@@ -4,6 +4,7 @@
 // autodiff suites):
 //   - Φ and Φ⁻¹ at known values and Φ(Φ⁻¹(p)) = p to 1e−14 (relative) from p = 1e−300 to 1 − 1e−12;
 //   - from_data widens the range by one gap of n − 3 on each side, n the Kish effective size;
+//     the sums of parts of the rows add up to the bounds of all of them;
 //   - the tails: values a hair inside or exactly on the bounds give finite z and log-determinants
 //     (a sample lands on a bound when Φ(z) rounds to 0 or 1); rows outside the bounds a
 //     log-determinant of −∞ (zero density) and the centre's z, leaving the other rows of the
@@ -71,6 +72,29 @@ BOOST_AUTO_TEST_CASE(from_data_widens_the_range_by_one_gap_of_the_effective_samp
     const auto back = BoundedToNormal::from_config(t->config(), rng);
     BOOST_TEST(back->lo() == t->lo());
     BOOST_TEST(back->hi() == t->hi());
+}
+
+// The sums of row sets add up to those of their union (data-parallel training reduces shards this
+// way): the bounds of parts added equal from_data of all the rows, an empty part changes nothing.
+BOOST_AUTO_TEST_CASE(range_sums_of_parts_add_up_to_the_bounds_of_all_rows) {
+    Rng rng(4);
+    const Array x = rng.normal_array(40, 3);
+    Array w = rng.uniform_array(40, 1);
+    RangeSums sums;
+    const std::size_t cuts[] = {0, 13, 13, 29, 40};  // parts [0, 13), [13, 13) (empty), [13, 29), [29, 40)
+    for (std::size_t k = 0; k + 1 < 5; ++k) {
+        const Array part = xt::view(x, xt::range(cuts[k], cuts[k + 1]), xt::all());
+        const Array part_w = xt::view(w, xt::range(cuts[k], cuts[k + 1]), xt::all());
+        sums.add(RangeSums::of(part, &part_w));
+    }
+    const auto parts = BoundedToNormal::from_sums(sums), all = BoundedToNormal::from_data(x, &w);
+    for (std::size_t j = 0; j < 3; ++j) {
+        BOOST_TEST(parts->lo()(0, j) == all->lo()(0, j), boost::test_tools::tolerance(1e-13));
+        BOOST_TEST(parts->hi()(0, j) == all->hi()(0, j), boost::test_tools::tolerance(1e-13));
+    }
+    BOOST_CHECK_THROW(BoundedToNormal::from_sums(RangeSums{}), ValueError);  // no rows at all
+    RangeSums other_width = RangeSums::of(rng.normal_array(5, 2));
+    BOOST_CHECK_THROW(sums.add(other_width), ShapeError);
 }
 
 BOOST_AUTO_TEST_CASE(the_tails_are_finite_inside_the_bounds_and_the_density_zero_outside) {

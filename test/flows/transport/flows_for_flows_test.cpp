@@ -105,7 +105,7 @@ BOOST_AUTO_TEST_CASE(the_objective_is_the_nll_plus_the_weighted_displacement_and
         Tape t;
         NoGrad no_grad(t);
         const Array w = xt::ones<real>({std::size_t(8), std::size_t(1)});
-        const Batch batch{t, t.constant(y), t.constant(w), 8};
+        const Batch batch{t, t.constant(y), t.constant(w), 8, Var()};
         BOOST_TEST(o.loss(*top, batch).value()(0, 0) == expected, boost::test_tools::tolerance(1e-11));  // step 0: w₀
         BOOST_TEST(o.steps() == 1u);
         BOOST_TEST(plain.loss(*top, batch).value()(0, 0) == nll, boost::test_tools::tolerance(1e-11));
@@ -116,8 +116,12 @@ BOOST_AUTO_TEST_CASE(the_objective_is_the_nll_plus_the_weighted_displacement_and
         BOOST_TEST(TransportObjective(constant).validation_loss(*top, batch).value()(0, 0) == expected,
                    boost::test_tools::tolerance(1e-11));
         // Steps 1..3 at w_t > 0 still differ from the plain loss; at step 4 the weight is w_min = 0.
-        for (int s = 1; s < 4; ++s) BOOST_TEST(o.loss(*top, batch).value()(0, 0) > nll + 1e-9);
-        BOOST_TEST(o.loss(*top, batch).value()(0, 0) == nll, boost::test_tools::tolerance(1e-11));
+        // The step is the batch's (fit numbers them), not a count of the objective's calls.
+        const auto at_step = [&](std::size_t step) { return Batch{t, batch.x, batch.weights, 8, Var(), nullptr, 1, step}; };
+        for (std::size_t s = 1; s < 4; ++s) BOOST_TEST(o.loss(*top, at_step(s)).value()(0, 0) > nll + 1e-9);
+        BOOST_TEST(o.loss(*top, at_step(4)).value()(0, 0) == nll, boost::test_tools::tolerance(1e-11));
+        BOOST_TEST(o.steps() == 5u);
+        BOOST_TEST(o.loss(*top, at_step(0)).value()(0, 0) == expected, boost::test_tools::tolerance(1e-11));
     }
     // The gradient of the penalised loss w.r.t. the top flow's parameters.
     std::vector<Parameter*> params;
@@ -129,7 +133,7 @@ BOOST_AUTO_TEST_CASE(the_objective_is_the_nll_plus_the_weighted_displacement_and
     TransportObjective o(pen);
     const Array w = xt::ones<real>({std::size_t(8), std::size_t(1)});
     const GradcheckResult g = gradcheck_parameters(
-        [&](Tape& t) { return o.loss(*top, Batch{t, t.constant(y), t.constant(w), 8}); }, params);
+        [&](Tape& t) { return o.loss(*top, Batch{t, t.constant(y), t.constant(w), 8, Var()}); }, params);
     BOOST_TEST(g.ok, g.worst);
 }
 
@@ -150,7 +154,7 @@ BOOST_AUTO_TEST_CASE(the_penalty_alone_is_the_weighted_displacement_in_training_
     Tape t;
     NoGrad no_grad(t);
     const Array w = xt::ones<real>({std::size_t(6), std::size_t(1)});
-    const Batch batch{t, t.constant(y), t.constant(w), 6};
+    const Batch batch{t, t.constant(y), t.constant(w), 6, Var()};
     BOOST_TEST(expected > 1e-3);  // the perturbed map moves the rows
     BOOST_TEST(o.loss(*top, batch).value()(0, 0) == expected, boost::test_tools::tolerance(1e-11));
     BOOST_TEST(o.validation_loss(*top, batch).value()(0, 0) == expected, boost::test_tools::tolerance(1e-11));
