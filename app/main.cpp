@@ -43,9 +43,34 @@ std::string subcommand_problem(const CLI::App& cli, int argc, char** argv) {
     return "unknown subcommand '" + first + "'" + choices;
 }
 
+// Under mpirun every rank must run the same command line — a launch of several programs
+// (`mpirun -n 1 flowtape ... : -n 1 flowtape ...`) could give them different ones, and a rank
+// that parsed other options would wait in other collectives. Checked before anything else, on
+// every rank together: the first rank whose line differs from rank 0's, named.
+std::string command_line_problem(int argc, char** argv) {
+    flowtape::Communicator& comm = flowtape::world();
+    if (comm.size() == 1) return "";
+    std::string line;
+    for (int i = 1; i < argc; ++i) line += std::string(argv[i]) + '\0';
+    std::string first = line;
+    comm.broadcast(first, 0);
+    flowtape::RankFailure mine;
+    if (line != first) {
+        mine.kind = flowtape::RankFailure::Kind::value;
+        mine.message = "its command line differs from rank 0's; every rank must run the same flowtape command";
+    }
+    try {
+        comm.agree_or_throw(mine);
+    } catch (const flowtape::ValueError& e) {
+        return e.what();
+    }
+    return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (const std::string problem = command_line_problem(argc, argv); !problem.empty()) return report(problem, kBadInput);
     CLI::App cli("flowtape: normalizing flows on a reverse-mode autodiff tape", "flowtape");
     cli.set_version_flag("--version", "flowtape " FLOWTAPE_VERSION);
     cli.require_subcommand(1);

@@ -7,7 +7,7 @@
 // there, and Open MPI's (core/mpi_communicator.cpp), built when Meson finds MPI (the `mpi`
 // feature option). world() picks the right one for the process.
 //
-// Sums are *ordered*: sum_in_rank_order gathers every rank's values and adds them in rank order on
+// Sums are *ordered*: sum_in_rank_order adds every rank's values in rank order, the same order on
 // every rank, so every rank gets the same bits, run after run. (MPI_Allreduce promises neither.)
 // A different number of ranks adds in a different order and can change the last bits; fit's
 // deterministic mode (FitOptions::deterministic_sum) sums fixed blocks of rows instead, which does
@@ -50,6 +50,11 @@ public:
     // into `all` on every rank; counts[r] is rank r's length.
     virtual void all_gather(const std::vector<double>& local, std::vector<double>& all,
                             std::vector<std::size_t>& counts) = 0;
+    // Personalised exchange: `send` holds send_counts[r] values for each rank r, in rank order;
+    // `recv` gets what every rank sent to this one, in rank order, recv_counts[r] from rank r.
+    // ValueError unless send_counts has size() entries adding up to send.size().
+    virtual void all_to_all(const std::vector<double>& send, const std::vector<std::size_t>& send_counts,
+                            std::vector<double>& recv, std::vector<std::size_t>& recv_counts) = 0;
     // The root's values (and length) on every rank.
     virtual void broadcast(std::vector<double>& values, std::size_t root) = 0;
     virtual void broadcast(std::string& text, std::size_t root) = 0;
@@ -58,6 +63,14 @@ public:
     // values = Σ over ranks of each rank's values (equal lengths), added in rank order, the same
     // bits on every rank. ValueError when the lengths differ.
     void sum_in_rank_order(std::vector<double>& values);
+    // The sum of parts of `width` values each, every rank holding some of them (`parts`: this
+    // rank's, one after another, possibly none), added one part after the other in global order
+    // (rank 0's parts, then rank 1's, …): total = ((p₀ + p₁) + p₂) + …, the same bits on every rank.
+    // Long vectors go by a reduce-scatter — rank s adds up slice s of every part, the slices then
+    // gathered — so each rank moves about 2(R − 1)/R of a part plus its own parts, not all R
+    // parts; short ones by one gather. Both add in the same order: the bits do not depend on which.
+    // ValueError when parts is not a whole number of parts or the ranks' widths differ.
+    void sum_parts_in_order(const std::vector<double>& parts, std::size_t width, std::vector<double>& total);
     // Σ over ranks of one number, in rank order.
     double sum_in_rank_order(double value);
     // A collective: throws the first failing rank's exception on every rank when any rank passes a
@@ -83,6 +96,8 @@ public:
     std::size_t size() const override { return 1; }
     std::string name() const override { return "one process"; }
     void all_gather(const std::vector<double>& local, std::vector<double>& all, std::vector<std::size_t>& counts) override;
+    void all_to_all(const std::vector<double>& send, const std::vector<std::size_t>& send_counts,
+                    std::vector<double>& recv, std::vector<std::size_t>& recv_counts) override;
     void broadcast(std::vector<double>&, std::size_t) override {}
     void broadcast(std::string&, std::size_t) override {}
     void barrier() override {}

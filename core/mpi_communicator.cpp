@@ -78,6 +78,35 @@ public:
               "MPI_Allgatherv");
     }
 
+    void all_to_all(const std::vector<double>& send, const std::vector<std::size_t>& send_counts,
+                    std::vector<double>& recv, std::vector<std::size_t>& recv_counts) override {
+        std::size_t sent = 0;
+        for (std::size_t c : send_counts) sent += c;
+        if (send_counts.size() != size_ || sent != send.size())
+            throw ValueError("all_to_all: " + std::to_string(send_counts.size()) + " counts adding up to " +
+                             std::to_string(sent) + " for " + std::to_string(size_) + " ranks and " +
+                             std::to_string(send.size()) + " values");
+        std::vector<std::uint64_t> out(send_counts.begin(), send_counts.end()), in(size_);
+        check(MPI_Alltoall(out.data(), 1, MPI_UINT64_T, in.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD), "MPI_Alltoall");
+        std::vector<int> s_counts(size_), s_displ(size_), r_counts(size_), r_displ(size_);
+        std::size_t s_at = 0, r_at = 0;
+        recv_counts.assign(size_, 0);
+        for (std::size_t r = 0; r < size_; ++r) {
+            recv_counts[r] = static_cast<std::size_t>(in[r]);
+            s_counts[r] = as_int(send_counts[r], "an exchange");
+            s_displ[r] = as_int(s_at, "an exchange");
+            r_counts[r] = as_int(recv_counts[r], "an exchange");
+            r_displ[r] = as_int(r_at, "an exchange");
+            s_at += send_counts[r];
+            r_at += recv_counts[r];
+        }
+        as_int(r_at, "an exchange");
+        recv.resize(r_at);
+        check(MPI_Alltoallv(send.data(), s_counts.data(), s_displ.data(), MPI_DOUBLE, recv.data(), r_counts.data(),
+                            r_displ.data(), MPI_DOUBLE, MPI_COMM_WORLD),
+              "MPI_Alltoallv");
+    }
+
     void broadcast(std::vector<double>& values, std::size_t root) override {
         std::uint64_t n = values.size();
         check(MPI_Bcast(&n, 1, MPI_UINT64_T, static_cast<int>(root), MPI_COMM_WORLD), "MPI_Bcast");

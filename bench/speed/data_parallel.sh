@@ -3,7 +3,9 @@
 # file, timed in one run, as one process (plain sums; deterministic sums with 12 and 24 blocks)
 # and under mpirun on 2 ranks (by rank; deterministic, 12 blocks). Prints each time and its ratio
 # to the plain one-process run. Every variant trains the same epochs on the same rows; only
-# where the sums happen differs. Uses build/app/flowtape; needs openmpi-bin.
+# where the sums happen differs. Uses build/app/flowtape; needs openmpi-bin. The time of one
+# gradient sum against the parameter count: `mpirun -n R build/bench/speed/bench_reduce_speed`
+# (docs/scaling.md).
 #
 # Usage: bench/speed/data_parallel.sh [--build DIR] [--rows N] [--epochs E] [--batch B] [--hidden H]
 set -euo pipefail

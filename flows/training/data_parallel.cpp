@@ -164,17 +164,10 @@ void ShardedSteps::set_validation(const std::vector<std::size_t>& val_index) {
 }
 
 void ShardedSteps::sum_partials(std::vector<double>& partials, std::size_t width, std::vector<double>& total) {
-    if (!by_block_) {
-        comm_.sum_in_rank_order(partials);
-        total = partials;
-        return;
-    }
-    // Every rank's blocks, in rank order: all blocks in block order. Block 0 first, then each
-    // next one added, the same sequence on every rank and for any number of ranks.
-    comm_.all_gather(partials, gathered_, counts_);
-    total.assign(gathered_.begin(), gathered_.begin() + static_cast<std::ptrdiff_t>(width));
-    for (std::size_t b = 1; (b + 1) * width <= gathered_.size(); ++b)
-        for (std::size_t k = 0; k < width; ++k) total[k] += gathered_[b * width + k];
+    // By rank: one part per rank. By block: every rank's blocks, in rank order, are all blocks in
+    // block order; block 0 first, then each next one added, the same sequence on every rank and
+    // for any number of ranks.
+    comm_.sum_parts_in_order(partials, width, total);
 }
 
 void ShardedSteps::plan_epoch(const std::vector<std::size_t>& order, const std::vector<std::size_t>& begin,
@@ -190,15 +183,7 @@ void ShardedSteps::plan_epoch(const std::vector<std::size_t>& order, const std::
             rows_[s * g_count + g].push_back(i - shard_.first);
             w[g * steps + s] += weights(i - shard_.first, 0);
         }
-    if (!by_block_) {
-        comm_.sum_in_rank_order(w);
-        step_weight_ = w;
-        return;
-    }
-    comm_.all_gather(w, gathered_, counts_);
-    step_weight_.assign(steps, 0.0);
-    for (std::size_t b = 0; (b + 1) * steps <= gathered_.size(); ++b)
-        for (std::size_t s = 0; s < steps; ++s) step_weight_[s] += gathered_[b * steps + s];
+    comm_.sum_parts_in_order(w, steps, step_weight_);
 }
 
 real ShardedSteps::step(std::size_t s, const Pass& pass) {

@@ -144,8 +144,7 @@ private:
     std::vector<std::vector<std::size_t>> rows_;  // [step · groups + group]: local rows
     std::vector<std::vector<std::size_t>> val_rows_;
     std::vector<real> step_weight_;
-    std::vector<double> partials_, total_, gathered_;
-    std::vector<std::size_t> counts_;
+    std::vector<double> partials_, total_;
 };
 
 // Work spread over ranks instead of rows (the pieces of a piecewise flow, the runs of a mixture of

@@ -24,6 +24,28 @@ BOOST_AUTO_TEST_CASE(one_process_collectives_are_copies) {
     c.agree_or_throw(RankFailure{});  // success: no exception
 }
 
+// Parts added one after the other, in order: ((p0 + p1) + p2), the same bits as that fold by
+// hand, short (one gather) and long (the reduce-scatter, which one process skips: same path).
+BOOST_AUTO_TEST_CASE(parts_are_added_in_their_order) {
+    SerialCommunicator c;
+    for (std::size_t width : {std::size_t(3), std::size_t(20000)}) {
+        std::vector<double> parts(3 * width), total;
+        for (std::size_t k = 0; k < parts.size(); ++k) parts[k] = 1.0 / static_cast<double>(k % 97 + 3) * (k % 2 ? 1e8 : 1);
+        c.sum_parts_in_order(parts, width, total);
+        BOOST_REQUIRE_EQUAL(total.size(), width);
+        for (std::size_t k = 0; k < width; ++k) BOOST_CHECK_EQUAL(total[k], (parts[k] + parts[width + k]) + parts[2 * width + k]);
+    }
+    std::vector<double> total;
+    c.sum_parts_in_order({}, 4, total);  // no parts: zeros
+    BOOST_CHECK(total == std::vector<double>(4, 0.0));
+    BOOST_CHECK_THROW(c.sum_parts_in_order({1, 2, 3}, 2, total), ValueError);
+    std::vector<double> got;
+    std::vector<std::size_t> counts;
+    c.all_to_all({1, 2}, {2}, got, counts);
+    BOOST_CHECK(got == (std::vector<double>{1, 2}));
+    BOOST_CHECK_THROW(c.all_to_all({1, 2}, {1}, got, counts), ValueError);
+}
+
 namespace {
 
 // What all_or_none throws when its work throws `e`: the type's name and the message.

@@ -6,7 +6,8 @@
 # the serial model; cnf, vmonf and f4f (every rank holding all the rows) give the one-process
 # model with --deterministic-sum; rank 0
 # alone prints and writes; a bad row in rank 1's rows stops every rank with exit 2 and one line
-# naming rank 1 and the file:line; kinds and commands that do not run across ranks say so.
+# naming rank 1 and the file:line; options and commands that do not run across ranks say so, as do
+# ranks launched with different command lines.
 #
 # Usage: mpi_command_test.sh PATH_TO_FLOWTAPE
 set -euo pipefail
@@ -21,7 +22,8 @@ export OMPI_MCA_btl_vader_single_copy_mechanism=none OPENBLAS_NUM_THREADS=1
 run() { mpirun -n "$@"; }
 
 "$flowtape" datasets two-moons --seed 3 > "$tmp/moons.csv"
-train=(train --data "$tmp/moons.csv" --epochs 12 --layers 2 --hidden 16,16 --batch 100 --seed 4)
+# 9,224 parameters: the gradient sums go by reduce-scatter (Communicator::sum_parts_in_order).
+train=(train --data "$tmp/moons.csv" --epochs 12 --layers 2 --hidden 64,64 --batch 100 --seed 4)
 
 # Deterministic sums: the same bits from every number of ranks.
 "$flowtape" "${train[@]}" --deterministic-sum --out "$tmp/one.json" --quiet > /dev/null
@@ -37,6 +39,17 @@ for ranks in 2 3; do
   ls "$tmp" | grep -q '\.tmp\.' && fail "a temporary file is left in $tmp"
   ok "--deterministic-sum: 1 and $ranks ranks give the same log-densities bit for bit"
 done
+
+# More ranks than rows in a batch (8 rows, 4 ranks, batches of 2): ranks without rows in a step
+# add nothing; the one-process model.
+head -9 "$tmp/moons.csv" > "$tmp/tiny.csv"
+tiny=(train --data "$tmp/tiny.csv" --batch 2 --epochs 3 --layers 1 --hidden 4 --deterministic-sum --quiet)
+"$flowtape" "${tiny[@]}" --out "$tmp/tiny1.json" > /dev/null
+run 4 "$flowtape" "${tiny[@]}" --out "$tmp/tiny4.json" > /dev/null
+"$flowtape" logprob --model "$tmp/tiny1.json" --data "$tmp/tiny.csv" > "$tmp/tiny1.lp"
+"$flowtape" logprob --model "$tmp/tiny4.json" --data "$tmp/tiny.csv" > "$tmp/tiny4.lp"
+cmp -s "$tmp/tiny1.lp" "$tmp/tiny4.lp" || fail "4 ranks on batches of 2 rows differ from one process"
+ok "more ranks (4) than rows in a batch (2): the one-process model bit for bit"
 
 # By rank: the same model up to rounding (the largest log-density difference is tiny).
 "$flowtape" "${train[@]}" --out "$tmp/plain.json" --quiet > /dev/null
@@ -155,4 +168,13 @@ expect_failure 2 "deterministic-sum is for the kinds whose rows are shared out" 
   train --flow pnf --data "$tmp/moons.csv" --out "$tmp/bad.json" --deterministic-sum
 expect_failure 3 "need --sum-blocks of at least 3" train --data "$tmp/moons.csv" --out "$tmp/bad.json" --sum-blocks 2
 expect_failure 2 "only train runs across MPI ranks" sample --model "$tmp/one.json" -n 3
+# Ranks launched with different command lines (two programs in one mpirun): refused by every rank.
+status=0
+mpirun -n 1 "$flowtape" "${train[@]}" --out "$tmp/bad.json" : -n 1 "$flowtape" "${train[@]}" --seed 9 --out "$tmp/bad.json" \
+  > "$tmp/f.out" 2> "$tmp/f.err" || status=$?
+lines=$(grep '^flowtape: ' "$tmp/f.err" || true)
+[[ $status != 0 && $(wc -l <<<"$lines") == 1 && $lines =~ "rank 1: its command line differs from rank 0's" ]] ||
+  fail "ranks with different command lines: status $status, got: $lines"
+[[ ! -e $tmp/bad.json ]] || fail "ranks with different command lines wrote a model file"
+ok "ranks with different command lines -> $lines"
 echo "mpi-command-test: all passed"

@@ -124,6 +124,37 @@ BOOST_AUTO_TEST_CASE(the_world_is_mpi_with_several_ranks) {
     for (double e : v) BOOST_CHECK_EQUAL(e, expected);
 }
 
+// The ordered sum of parts, short (one gather) and long (reduce-scatter): the bits of adding
+// every rank's parts one after the other in global order by hand; ranks holding no part, and
+// uneven part counts, included.
+BOOST_AUTO_TEST_CASE(parts_summed_across_ranks_are_added_in_global_order) {
+    Communicator& comm = world();
+    const std::size_t r = comm.rank();
+    for (std::size_t width : {std::size_t(5), std::size_t(30011)}) {
+        const auto value = [&](std::size_t part, std::size_t k) {
+            return std::sin(static_cast<double>(part * 7919 + k)) * (k % 3 ? 1e9 : 1e-3);
+        };
+        const auto parts_of = [](std::size_t rank) { return rank == 1 ? std::size_t(0) : rank + 1; };  // rank 1: none
+        std::size_t first_part = 0;
+        for (std::size_t q = 0; q < r; ++q) first_part += parts_of(q);
+        std::vector<double> mine;
+        for (std::size_t p = 0; p < parts_of(r); ++p)
+            for (std::size_t k = 0; k < width; ++k) mine.push_back(value(first_part + p, k));
+        std::vector<double> total;
+        comm.sum_parts_in_order(mine, width, total);
+        std::size_t n_parts = 0;
+        for (std::size_t q = 0; q < comm.size(); ++q) n_parts += parts_of(q);
+        std::vector<double> expected(width);
+        for (std::size_t k = 0; k < width; ++k) {
+            expected[k] = value(0, k);
+            for (std::size_t p = 1; p < n_parts; ++p) expected[k] += value(p, k);
+        }
+        BOOST_TEST_CONTEXT("width " << width << ", rank " << r << " of " << comm.size()) {
+            BOOST_CHECK(same_bits(total, expected));
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(gradients_summed_across_ranks_equal_the_one_process_gradient) {
     Communicator& comm = world();
     const Array x = all_rows();
