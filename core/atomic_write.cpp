@@ -4,6 +4,7 @@
 #include "core/atomic_write.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -53,6 +55,30 @@ void sync_folder(const std::string& folder) {
     (void)::close(fd);
 }
 
+// The temporaries of `target` whose writer is gone — a process killed between creating its
+// temporary and the rename (SIGKILL, a power cut) leaves one — removed after a successful write.
+// The writer's process id is in the name, <target>.tmp.<pid>.<6 characters>; a temporary whose pid
+// no longer exists (kill(pid, 0) says ESRCH) is stale. One of a live process, another writer at
+// work, is left alone, as is every name of another form. Best effort: a folder that cannot be
+// listed, a file that cannot be removed, is no reason to report the write as failed.
+void remove_stale_temporaries(const std::string& target) {
+    const std::string prefix = std::filesystem::path(target).filename().string() + ".tmp.";
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(folder_of(target), ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.rfind(prefix, 0) != 0) continue;
+        const std::string rest = name.substr(prefix.size());  // <pid>.<6 characters>
+        const std::size_t dot = rest.find('.');
+        if (dot == 0 || dot == std::string::npos || rest.size() != dot + 7 ||
+            rest.find_first_not_of("0123456789") != dot)
+            continue;
+        const long pid = std::strtol(rest.substr(0, dot).c_str(), nullptr, 10);
+        if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+        std::error_code ignored;
+        std::filesystem::remove(it->path(), ignored);
+    }
+}
+
 class Temporary {
 public:
     Temporary(const std::string& target, const std::string& who) : target_(target), who_(who) {
@@ -60,7 +86,7 @@ public:
         // draw again. 100 clashes in a row is no longer chance, so it is reported.
         int error = EEXIST;
         for (int attempt = 0; attempt < 100 && error == EEXIST; ++attempt) {
-            path_ = target + ".tmp." + name_suffix();
+            path_ = target + ".tmp." + std::to_string(::getpid()) + "." + name_suffix();
             fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
             if (fd_ >= 0) return;
             error = errno;
@@ -106,6 +132,7 @@ public:
         }
         committed_ = true;
         sync_folder(folder_of(target_));
+        remove_stale_temporaries(target_);
     }
 
 private:

@@ -4,9 +4,11 @@
 // one, never half of one; a write that fails at any point, an exception from the writer included,
 // removes the temporary and leaves the old file as it was.
 //
-// The temporary is named <target>.tmp.<6 characters> and created with O_EXCL, so two writers of the
-// same target (two threads, two processes) never share one, and a stale one left by a killed process
-// is never reused. It is created with mode 0666 less the umask, as a plain open() would make the
+// The temporary is named <target>.tmp.<pid>.<6 characters> and created with O_EXCL, so two writers
+// of the same target (two threads, two processes) never share one, and a stale one left by a killed
+// process is never reused. A process killed mid-write (SIGKILL) leaves the old target whole and its
+// temporary behind; the next successful write of the target removes the temporaries whose process
+// is gone (test/core/crash_safe_test.sh kills writers at random moments). It is created with mode 0666 less the umask, as a plain open() would make the
 // target, not mkstemp's 0600: the renamed file gets the permissions users expect.
 //
 // Errors the helper meets itself are IoError "<path>: <who>: <what failed>: <the system's reason>",

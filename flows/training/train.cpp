@@ -576,6 +576,11 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
     };
     // The same for step `step` of the epoch across the ranks (or the blocks): every rank's partial
     // loss and gradient on the rows it holds, added up (ShardedSteps::step).
+    // Across ranks a part's rows go through the model in passes of at most this many: ranks on one
+    // machine share its caches, and 2 ranks on 300,000 rows in batches of 4096 were 1.59× faster
+    // than one process with whole passes of 2048 rows, 1.73–1.84× with passes of 256 (128: the
+    // same). One process keeps whole batches (no gain there).
+    constexpr std::size_t pass_rows = 256;
     const auto sharded_step = [&](std::size_t epoch, std::size_t step_number, std::size_t step, real& value, real& w) {
         w = shards->step_weight(step);
         if (w == 0) return true;
@@ -584,19 +589,26 @@ FitReport fit(Distribution& model, const FitData& data, const FitOptions& option
             const std::uint64_t stream = 1 + static_cast<std::uint64_t>(step_number) * shards->parts() + part_number;
             model.restart_noise(stream);
             objective.restart_noise(stream);
+            // The part's rows in passes of at most pass_rows, their gradients adding up in the
+            // parameters.
             Rows& part = train_batches.full_rows;
-            gather_set(all, rows, 0, rows.size(), part);
             Tape& t = train_batches.full_tape;
-            try {
-                const Var loss = objective.loss(model, on_tape(t, part, w, epoch, step_number));
-                const real v = loss_value(loss, "loss");
-                if (std::isfinite(v)) t.backward(loss);  // a non-finite loss ends the step on every rank
-                t.reset();
-                return v;
-            } catch (...) {
-                t.reset();
-                throw;
+            real v = 0;
+            for (std::size_t begin = 0; begin < rows.size(); begin += pass_rows) {
+                gather_set(all, rows, begin, std::min(rows.size(), begin + pass_rows), part);
+                try {
+                    const Var loss = objective.loss(model, on_tape(t, part, w, epoch, step_number));
+                    const real value = loss_value(loss, "loss");
+                    v += value;
+                    if (std::isfinite(value)) t.backward(loss);  // a non-finite loss ends the step on every rank
+                    t.reset();
+                } catch (...) {
+                    t.reset();
+                    throw;
+                }
+                if (!std::isfinite(v)) break;
             }
+            return v;
         };
         try {
             value = shards->step(step, pass);

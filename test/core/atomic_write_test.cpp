@@ -3,6 +3,7 @@
 // by any path through the helper shows up as an extra entry.
 #include <boost/test/unit_test.hpp>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -83,6 +84,26 @@ BOOST_AUTO_TEST_CASE(temporaries_get_unique_names) {
     write_text_atomically(path, "new", "test");
     BOOST_TEST(read_text(path + ".tmp") == "someone else's");
     BOOST_TEST((dir.names() == std::set<std::string>{"out.txt", "out.txt.tmp"}));
+}
+
+// A process killed between creating its temporary and the rename leaves the temporary behind; the
+// next successful write removes those of processes that are gone, and nothing else: not another
+// live writer's, not names of another form.
+BOOST_AUTO_TEST_CASE(a_successful_write_removes_the_temporaries_of_dead_writers_only) {
+    TempDir dir("flowtape_atomic_write_test");
+    const std::string path = dir.file("model.json");
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    BOOST_REQUIRE(child > 0);
+    int status = 0;
+    BOOST_REQUIRE(::waitpid(child, &status, 0) == child);  // reaped: its pid is free
+    const std::string dead = "model.json.tmp." + std::to_string(child) + ".AbC123";
+    const std::string live = "model.json.tmp." + std::to_string(::getpid()) + ".XyZ789";
+    const std::string odd = "model.json.tmp." + std::to_string(child) + ".short";
+    for (const std::string& name : {dead, live, odd}) write_text(dir.file(name), "{\"half\": ");
+    write_text_atomically(path, "new", "test");
+    BOOST_TEST(read_text(path) == "new");
+    BOOST_TEST((dir.names() == std::set<std::string>{"model.json", live, odd}));
 }
 
 BOOST_AUTO_TEST_CASE(a_writer_that_throws_midway_leaves_the_old_file_and_no_temporary) {
