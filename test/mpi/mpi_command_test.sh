@@ -20,6 +20,18 @@ trap 'rm -rf "$tmp"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none OPENBLAS_NUM_THREADS=1
 run() { mpirun -n "$@"; }
+# same_model A.json B.json DATA.csv WHAT: equal log-densities on the rows of DATA, bit for bit.
+same_model() {
+  "$flowtape" logprob --model "$1" --data "$3" > "$tmp/a.lp"
+  "$flowtape" logprob --model "$2" --data "$3" > "$tmp/b.lp"
+  cmp -s "$tmp/a.lp" "$tmp/b.lp" || fail "$4"
+}
+# largest_difference A.json B.json DATA.csv: the largest |log p| difference on the rows of DATA.
+largest_difference() {
+  "$flowtape" logprob --model "$1" --data "$3" > "$tmp/a.lp"
+  "$flowtape" logprob --model "$2" --data "$3" > "$tmp/b.lp"
+  paste -d, "$tmp/a.lp" "$tmp/b.lp" | awk -F, 'NR > 1 { d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d } END { printf "%.3g", m }'
+}
 
 "$flowtape" datasets two-moons --seed 3 > "$tmp/moons.csv"
 # 9,224 parameters: the gradient sums go by reduce-scatter (Communicator::sum_parts_in_order).
@@ -46,17 +58,13 @@ head -9 "$tmp/moons.csv" > "$tmp/tiny.csv"
 tiny=(train --data "$tmp/tiny.csv" --batch 2 --epochs 3 --layers 1 --hidden 4 --deterministic-sum --quiet)
 "$flowtape" "${tiny[@]}" --out "$tmp/tiny1.json" > /dev/null
 run 4 "$flowtape" "${tiny[@]}" --out "$tmp/tiny4.json" > /dev/null
-"$flowtape" logprob --model "$tmp/tiny1.json" --data "$tmp/tiny.csv" > "$tmp/tiny1.lp"
-"$flowtape" logprob --model "$tmp/tiny4.json" --data "$tmp/tiny.csv" > "$tmp/tiny4.lp"
-cmp -s "$tmp/tiny1.lp" "$tmp/tiny4.lp" || fail "4 ranks on batches of 2 rows differ from one process"
+same_model "$tmp/tiny1.json" "$tmp/tiny4.json" "$tmp/tiny.csv" "4 ranks on batches of 2 rows differ from one process"
 ok "more ranks (4) than rows in a batch (2): the one-process model bit for bit"
 
 # By rank: the same model up to rounding (the largest log-density difference is tiny).
 "$flowtape" "${train[@]}" --out "$tmp/plain.json" --quiet > /dev/null
 run 2 "$flowtape" "${train[@]}" --out "$tmp/plain2.json" --quiet > /dev/null
-"$flowtape" logprob --model "$tmp/plain.json" --data "$tmp/moons.csv" > "$tmp/plain.lp"
-"$flowtape" logprob --model "$tmp/plain2.json" --data "$tmp/moons.csv" > "$tmp/plain2.lp"
-worst=$(paste -d, "$tmp/plain.lp" "$tmp/plain2.lp" | awk -F, 'NR > 1 { d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d } END { printf "%.3g", m }')
+worst=$(largest_difference "$tmp/plain.json" "$tmp/plain2.json" "$tmp/moons.csv")
 awk -v m="$worst" 'BEGIN { exit !(m < 1e-9) }' || fail "2 ranks by rank differ from one process by $worst"
 ok "by rank: 2 ranks within $worst of one process"
 
@@ -64,27 +72,16 @@ ok "by rank: 2 ranks within $worst of one process"
 pnf=(train --flow pnf --data "$tmp/moons.csv" --k 3 --epochs 10 --layers 2 --hidden 8 --seed 2 --quiet)
 "$flowtape" "${pnf[@]}" --out "$tmp/pnf1.json" > /dev/null
 run 3 "$flowtape" "${pnf[@]}" --out "$tmp/pnf3.json" > /dev/null
-"$flowtape" logprob --model "$tmp/pnf1.json" --data "$tmp/moons.csv" > "$tmp/pnf1.lp"
-"$flowtape" logprob --model "$tmp/pnf3.json" --data "$tmp/moons.csv" > "$tmp/pnf3.lp"
-cmp -s "$tmp/pnf1.lp" "$tmp/pnf3.lp" || fail "pnf pieces on 3 ranks differ from the serial model"
+same_model "$tmp/pnf1.json" "$tmp/pnf3.json" "$tmp/moons.csv" "pnf pieces on 3 ranks differ from the serial model"
 ok "pnf: pieces on 3 ranks give the serial model bit for bit"
 
 # Mixture: the runs spread over 2 ranks, the serial model.
 mix=(train --flow mixture --components 2 --runs 3 --epochs 20 --data "$tmp/moons.csv" --seed 5 --quiet)
 "$flowtape" "${mix[@]}" --out "$tmp/mix1.json" > /dev/null
 run 2 "$flowtape" "${mix[@]}" --out "$tmp/mix2.json" > "$tmp/mix2.out"
-"$flowtape" logprob --model "$tmp/mix1.json" --data "$tmp/moons.csv" > "$tmp/mix1.lp"
-"$flowtape" logprob --model "$tmp/mix2.json" --data "$tmp/moons.csv" > "$tmp/mix2.lp"
-cmp -s "$tmp/mix1.lp" "$tmp/mix2.lp" || fail "mixture runs on 2 ranks differ from the serial model"
+same_model "$tmp/mix1.json" "$tmp/mix2.json" "$tmp/moons.csv" "mixture runs on 2 ranks differ from the serial model"
 [[ $(grep -c '"out":' "$tmp/mix2.out") == 1 ]] || fail "mixture on 2 ranks: not one summary"
 ok "mixture: runs on 2 ranks give the serial model bit for bit"
-
-# same_model A.json B.json WHAT: equal log-densities on the moons rows, bit for bit.
-same_model() {
-  "$flowtape" logprob --model "$1" --data "$tmp/moons.csv" > "$tmp/a.lp"
-  "$flowtape" logprob --model "$2" --data "$tmp/moons.csv" > "$tmp/b.lp"
-  cmp -s "$tmp/a.lp" "$tmp/b.lp" || fail "$3"
-}
 
 # The kinds whose set-up needs every row (cnf, vmonf, f4f): every rank reads all the rows and
 # trains on its shard. --deterministic-sum gives the one-process model bit for bit, also with
@@ -95,7 +92,7 @@ cnf=(train --flow cnf --data "$tmp/labelled.csv" --labels-column label --base gm
      --trace hutchinson --deterministic-sum --quiet)
 "$flowtape" "${cnf[@]}" --out "$tmp/cnf1.json" > /dev/null
 run 3 "$flowtape" "${cnf[@]}" --out "$tmp/cnf3.json" > /dev/null
-same_model "$tmp/cnf1.json" "$tmp/cnf3.json" "cnf (Hutchinson, class base) on 3 ranks differs from one process"
+same_model "$tmp/cnf1.json" "$tmp/cnf3.json" "$tmp/moons.csv" "cnf (Hutchinson, class base) on 3 ranks differs from one process"
 ok "cnf: Hutchinson probes, --deterministic-sum on 3 ranks give the one-process model bit for bit"
 # By rank the adaptive solves of a shard take other steps than those of the whole batch: the same
 # model to the solver's tolerance.
@@ -103,9 +100,7 @@ cnf_exact=(train --flow cnf --data "$tmp/labelled.csv" --labels-column label --b
            --rtol 1e-9 --atol 1e-9 --quiet)
 "$flowtape" "${cnf_exact[@]}" --out "$tmp/cnfe1.json" > /dev/null
 run 2 "$flowtape" "${cnf_exact[@]}" --out "$tmp/cnfe2.json" > /dev/null
-"$flowtape" logprob --model "$tmp/cnfe1.json" --data "$tmp/moons.csv" > "$tmp/a.lp"
-"$flowtape" logprob --model "$tmp/cnfe2.json" --data "$tmp/moons.csv" > "$tmp/b.lp"
-worst=$(paste -d, "$tmp/a.lp" "$tmp/b.lp" | awk -F, 'NR > 1 { d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d } END { printf "%.3g", m }')
+worst=$(largest_difference "$tmp/cnfe1.json" "$tmp/cnfe2.json" "$tmp/moons.csv")
 awk -v m="$worst" 'BEGIN { exit !(m < 1e-6) }' || fail "cnf by rank (tolerance 1e-9) differs from one process by $worst"
 ok "cnf: by rank within $worst of one process (solver tolerance 1e-9)"
 
@@ -114,7 +109,7 @@ vmonf=(train --flow vmonf --data "$tmp/semi.csv" --labels-column label --epochs 
        --deterministic-sum --quiet)
 "$flowtape" "${vmonf[@]}" --out "$tmp/vm1.json" > "$tmp/vm1.out"
 run 2 "$flowtape" "${vmonf[@]}" --out "$tmp/vm2.json" > "$tmp/vm2.out"
-same_model "$tmp/vm1.json" "$tmp/vm2.json" "vmonf (semi-supervised) on 2 ranks differs from one process"
+same_model "$tmp/vm1.json" "$tmp/vm2.json" "$tmp/moons.csv" "vmonf (semi-supervised) on 2 ranks differs from one process"
 [[ $(grep -c '"out":' "$tmp/vm2.out") == 1 ]] || fail "vmonf on 2 ranks: not one summary"
 ok "vmonf: semi-supervised, --deterministic-sum on 2 ranks give the one-process model bit for bit"
 
@@ -126,7 +121,7 @@ f4f=(train --flow f4f --base-left "$tmp/left.json" --base-right "$tmp/right.json
      --deterministic-sum --quiet)
 "$flowtape" "${f4f[@]}" --out "$tmp/f4f1.json" > /dev/null
 run 3 "$flowtape" "${f4f[@]}" --out "$tmp/f4f3.json" > /dev/null
-same_model "$tmp/f4f1.json" "$tmp/f4f3.json" "f4f (two sides, annealed penalty) on 3 ranks differs from one process"
+same_model "$tmp/f4f1.json" "$tmp/f4f3.json" "$tmp/moons.csv" "f4f (two sides, annealed penalty) on 3 ranks differs from one process"
 "$flowtape" datasets four-circles -n 600 --condition rotation | sed '1s/condition/c/' > "$tmp/cond.csv"
 "$flowtape" train --layers 2 --hidden 8 --epochs 2 --data "$tmp/cond.csv" --condition-column c --out "$tmp/cbase.json" --quiet > /dev/null
 f4fc=(train --flow f4f --base-left "$tmp/cbase.json" --data "$tmp/cond.csv" --condition-column c --epochs 2 --layers 1
@@ -144,7 +139,7 @@ awk -F, 'NR == 1 { print $0 ",w"; next } { printf "%s,%.3f\n", $0, 0.1 + (NR * 7
 marg=(train --preset margarine --data "$tmp/weighted.csv" --weights-column w --epochs 20 --seed 4 --deterministic-sum --quiet)
 "$flowtape" "${marg[@]}" --out "$tmp/marg1.json" > /dev/null
 run 3 "$flowtape" "${marg[@]}" --out "$tmp/marg3.json" > "$tmp/marg3.out"
-same_model "$tmp/marg1.json" "$tmp/marg3.json" "--preset margarine on 3 ranks differs from one process"
+same_model "$tmp/marg1.json" "$tmp/marg3.json" "$tmp/moons.csv" "--preset margarine on 3 ranks differs from one process"
 grep -q '"batch":1000' "$tmp/marg3.json" || fail "--preset margarine on 3 ranks: the batch is not all 1000 rows"
 ok "--preset margarine: weighted bounds across 3 ranks, the one-process model bit for bit"
 
